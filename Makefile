@@ -1,0 +1,98 @@
+# The platform's entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+LOCATIONS := ingest transform reports
+
+DOCKER ?= docker
+COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo "$(DOCKER) compose")
+PROJECT ?= dagster-platform
+REGISTRY ?= localhost
+IMAGE_TAG ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+WEBSERVER_URL ?= http://127.0.0.1:$(or $(DAGSTER_WEBSERVER_PORT),3000)
+UV ?= uv
+
+# AIRGAP=1: machines with no registry (CI). Build stand-in base images from
+# Debian and PyPI packages instead of pulling python, postgres and seaweedfs.
+AIRGAP ?=
+ifeq ($(AIRGAP),1)
+PYTHON_IMAGE := $(REGISTRY)/dagster-platform/python-airgap:3.11-bookworm
+export POSTGRES_IMAGE := $(REGISTRY)/dagster-platform/postgres-standin:15
+export S3_IMAGE := $(REGISTRY)/dagster-platform/s3-standin:moto-5.2.5
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+else
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+endif
+# Optional CA bundle for TLS-intercepting proxies, passed as a build secret.
+CA_BUNDLE ?=
+, := ,
+BUILD_ANY = DOCKER_BUILDKIT=1 $(DOCKER) build --progress=plain $(if $(CA_BUNDLE),--secret id=ca$(,)src=$(CA_BUNDLE))
+BUILD = $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/Dockerfile
+
+export REGISTRY IMAGE_TAG
+export INGEST_TAG ?= $(IMAGE_TAG)
+export TRANSFORM_TAG ?= $(IMAGE_TAG)
+export REPORTS_TAG ?= $(IMAGE_TAG)
+export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
+DC = $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.env: .env.example
+	@python3 docker/scripts/gen_env.py .env.example .env
+
+.PHONY: airgap-images
+airgap-images: ## (AIRGAP=1) Build stand-in base, Postgres and S3 images from Debian/PyPI
+ifeq ($(AIRGAP),1)
+	DOCKER=$(DOCKER) docker/airgap/build-base.sh $(PYTHON_IMAGE)
+	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/postgres.Dockerfile -t $(POSTGRES_IMAGE) .
+	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/s3.Dockerfile -t $(S3_IMAGE) .
+endif
+
+.PHONY: build
+build: airgap-images ## Build the platform image and one image per code location
+	$(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$(IMAGE_TAG) .
+	@for loc in $(LOCATIONS); do \
+	  ref=$(REGISTRY)/dagster-platform/$$loc:$(IMAGE_TAG); \
+	  $(BUILD) --target code-location --build-arg LOCATION=$$loc --build-arg IMAGE_REF=$$ref -t $$ref . ; \
+	done
+
+.PHONY: up
+up: .env build ## Start the platform; returns when the UI answers and every location is LOADED
+	$(DC) up -d --remove-orphans
+	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
+	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }
+	@echo "Dagster UI: $(WEBSERVER_URL)"
+
+.PHONY: down
+down: ## Stop the platform and remove its run containers (data volumes are kept)
+	-@ids=$$($(DOCKER) ps -aq --filter label=dagster-platform/location); [ -z "$$ids" ] || $(DOCKER) rm -f $$ids >/dev/null
+	$(DC) down --remove-orphans
+
+.PHONY: logs
+logs: ## Follow the logs of every service
+	$(DC) logs -f --tail=100
+
+.PHONY: logs-tail
+logs-tail: ## Print the last 200 log lines of every service
+	$(DC) logs --no-color --tail=200
+
+.PHONY: ps
+ps: ## Show the services and their health
+	$(DC) ps
+
+.PHONY: test
+test: ## The fast suite: no Docker engine needed
+	@for loc in $(LOCATIONS); do \
+	  echo "== code_locations/$$loc"; \
+	  (cd code_locations/$$loc && $(UV) run --frozen --group dev pytest -q); \
+	done
+	@echo "== platform (config, consistency, helm)"
+	$(UV) run --frozen --group dev pytest -q -m "not e2e"
+
+.PHONY: e2e
+e2e: up ## Tests against the running compose stack (starts it first)
+	$(UV) run --frozen --group dev pytest -q -m e2e tests/e2e

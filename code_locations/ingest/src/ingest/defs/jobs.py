@@ -1,0 +1,35 @@
+import sys
+import time
+
+import dagster as dg
+from pydantic import Field
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.groups("raw"),
+    description="Generate and load the raw jaffle-shop tables.",
+)
+
+
+class HeartbeatConfig(dg.Config):
+    seconds: int = Field(default=1, ge=0, le=3_600, description="how long to keep beating")
+    message: str = Field(default="heartbeat", min_length=1)
+
+
+@dg.op(description="Prints a line to stdout and stderr every second for `seconds`.")
+def heartbeat(context: dg.OpExecutionContext, config: HeartbeatConfig) -> None:
+    beats = 0
+    deadline = time.monotonic() + config.seconds
+    while True:
+        beats += 1
+        print(f"{config.message} stdout {beats}", flush=True)
+        print(f"{config.message} stderr {beats}", file=sys.stderr, flush=True)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    context.log.info(f"{beats} beats")
+
+
+@dg.job(description="A platform probe: proves runs start, log and stop. Harmless to run any time.")
+def heartbeat_job():
+    heartbeat()

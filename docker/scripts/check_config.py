@@ -1,0 +1,189 @@
+"""`make check`: validate the platform's config before anything starts.
+
+Checks dagster.yaml and workspace.yaml with Dagster's own schemas (including
+each configured class's own config), the compose file's security rules, and
+that every variable the compose file requires is set. Every message names the
+file and the key. Exit status 1 when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+REQUIRED_VAR = re.compile(r"\$\{(\w+):\?[^}]*\}")
+ANY_VAR = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+RUN_LAUNCHING_SERVICES = {"webserver", "daemon"}
+PUBLISHED_SERVICES = {"webserver"}
+
+
+def _errors_text(errors) -> list[str]:
+    out = []
+    for err in errors:
+        stack = ".".join(str(e.field_name) for e in err.stack.entries if hasattr(e, "field_name"))
+        out.append(f"{stack or '<root>'}: {err.message}")
+    return out
+
+
+def load_yaml(path: Path, problems: list[str]) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        problems.append(f"{path}: file not found")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: not valid YAML: {exc}")
+    return None
+
+
+def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
+    """dagster.yaml against the instance schema, then each class's own schema."""
+    from dagster._config import process_config
+    from dagster._core.errors import DagsterInvalidConfigError
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster._serdes.config_class import class_from_code_pointer
+
+    problems: list[str] = []
+    data = load_yaml(path, problems)
+    if problems:
+        return problems
+    if not isinstance(data, dict):
+        return [f"{path}: expected a mapping at the top level"]
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "dagster.yaml").write_text(path.read_text())
+        try:
+            dagster_instance_config(tmp)
+        except DagsterInvalidConfigError as exc:
+            details = _errors_text(exc.errors) or [str(exc).splitlines()[0]]
+            return [f"{path}: {d}" for d in details]
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        sections: dict[str, Mapping] = {
+            k: data[k] for k in ("run_launcher", "run_coordinator", "compute_logs") if k in data
+        }
+        if "postgres" in (data.get("storage") or {}):
+            sections["storage.postgres"] = {
+                "module": "dagster_postgres",
+                "class": "DagsterPostgresStorage",
+                "config": data["storage"]["postgres"],
+            }
+        for key, section in sections.items():
+            try:
+                klass = class_from_code_pointer(section["module"], section["class"])
+            except Exception as exc:  # noqa: BLE001 - report any import failure by key
+                problems.append(f"{path}: {key}: cannot import {section['module']}.{section['class']}: {exc}")
+                continue
+            result = process_config(klass.config_type(), section.get("config") or {})
+            if not result.success:
+                problems += [f"{path}: {key}.config.{e}" for e in _errors_text(result.errors)]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return problems
+
+
+def check_workspace(path: Path) -> list[str]:
+    from dagster._core.workspace.config_schema import process_workspace_config
+
+    problems: list[str] = []
+    data = load_yaml(path, problems)
+    if problems:
+        return problems
+    if not isinstance(data, dict):
+        return [f"{path}: expected a mapping with load_from"]
+    result = process_workspace_config(data)
+    if not result.success:
+        return [f"{path}: {e}" for e in _errors_text(result.errors)]
+    names = [e["grpc_server"].get("location_name") for e in data["load_from"] if "grpc_server" in e]
+    if len(names) != len(data["load_from"]):
+        problems.append(f"{path}: load_from: every entry must be a grpc_server (one code server per location)")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"{path}: load_from: duplicate location_name {', '.join(dupes)}")
+    return problems
+
+
+def workspace_locations(path: Path) -> list[str]:
+    data = yaml.safe_load(path.read_text())
+    return [e["grpc_server"]["location_name"] for e in data["load_from"]]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
+            raise ValueError(f"{path}:{n}: expected NAME=value, got {line!r}")
+        env[name.strip()] = value.strip()
+    return env
+
+
+def check_compose(path: Path, env: Mapping[str, str]) -> list[str]:
+    problems: list[str] = []
+    text = path.read_text() if path.exists() else ""
+    data = load_yaml(path, problems)
+    if problems:
+        return problems
+    for name in sorted(set(REQUIRED_VAR.findall(text))):
+        if not env.get(name):
+            problems.append(f"{path}: variable {name} is required but not set (add it to .env; see .env.example)")
+    for key in ("version", "name"):
+        if key in data:
+            problems.append(f"{path}: top-level '{key}:' breaks docker-compose 1.29 or v2; remove it")
+    for svc, spec in (data.get("services") or {}).items():
+        for port in spec.get("ports") or []:
+            if svc not in PUBLISHED_SERVICES:
+                problems.append(f"{path}: services.{svc}.ports: only the webserver may be published")
+            elif not str(port).startswith("127.0.0.1:"):
+                problems.append(f"{path}: services.{svc}.ports: {port!r} must bind 127.0.0.1")
+        socket = any("docker.sock" in str(v) for v in spec.get("volumes") or [])
+        if socket and svc not in RUN_LAUNCHING_SERVICES:
+            problems.append(f"{path}: services.{svc}.volumes: the Docker socket is for run launchers only")
+        if "healthcheck" not in spec and spec.get("restart") != "no":
+            problems.append(f"{path}: services.{svc}: long-running service without a healthcheck")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."))
+    parser.add_argument("--env-file", type=Path, default=None, help="default: ROOT/.env")
+    args = parser.parse_args(argv)
+    root = args.root
+    env_file = args.env_file or root / ".env"
+    problems: list[str] = []
+    try:
+        env = read_env_file(env_file)
+    except FileNotFoundError:
+        env = {}
+        problems.append(f"{env_file}: not found (run `make .env` or copy .env.example)")
+    except ValueError as exc:
+        env = {}
+        problems.append(str(exc))
+    compose = yaml.safe_load((root / "docker/compose.yaml").read_text()) or {}
+    platform_env = {
+        k: ANY_VAR.sub(lambda m: env.get(m.group(1), "x"), str(v))
+        for k, v in (compose.get("x-platform-env") or {}).items()
+    }
+    problems += check_instance(root / "dagster.yaml", platform_env)
+    problems += check_workspace(root / "workspace.yaml")
+    problems += check_compose(root / "docker/compose.yaml", env)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if not problems:
+        print("config ok: dagster.yaml, workspace.yaml, docker/compose.yaml, .env")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

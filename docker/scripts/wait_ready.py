@@ -1,0 +1,68 @@
+"""Wait until the webserver answers and every code location is LOADED.
+
+Exits 0 when ready. Otherwise exits 1 and says which location failed and why
+(the location's load error from the webserver, or that it never came up).
+Standard library only: it runs on the host, before any project venv exists.
+"""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+QUERY = """
+{ workspaceOrError { __typename
+    ... on Workspace { locationEntries { name loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } } } }
+    ... on PythonError { message } } }
+"""
+
+
+def locations(url: str) -> list[dict]:
+    body = json.dumps({"query": QUERY}).encode()
+    req = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        data = json.load(resp)["data"]["workspaceOrError"]
+    if data["__typename"] != "Workspace":
+        raise RuntimeError(data.get("message", data["__typename"]))
+    return data["locationEntries"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:3000")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--expect", nargs="+", required=True, help="location names that must be LOADED")
+    args = parser.parse_args()
+
+    deadline = time.monotonic() + args.timeout
+    last = "webserver did not answer"
+    while time.monotonic() < deadline:
+        try:
+            entries = {e["name"]: e for e in locations(args.url)}
+        except (OSError, urllib.error.URLError, RuntimeError, KeyError, ValueError) as exc:
+            last = f"webserver at {args.url} not ready: {exc}"
+            time.sleep(2)
+            continue
+        problems = []
+        for name in args.expect:
+            entry = entries.get(name)
+            if entry is None:
+                problems.append(f"{name}: not in the workspace (check workspace.yaml)")
+            elif entry["locationOrLoadError"] and entry["locationOrLoadError"]["__typename"] == "PythonError":
+                problems.append(f"{name}: failed to load: {entry['locationOrLoadError']['message'].strip()}")
+            elif entry["loadStatus"] != "LOADED" or not entry["locationOrLoadError"]:
+                problems.append(f"{name}: {entry['loadStatus']}")
+        if not problems:
+            print(f"ready: {args.url} with locations {', '.join(args.expect)} LOADED")
+            return 0
+        last = "; ".join(problems)
+        time.sleep(2)
+    print(f"not ready after {args.timeout:.0f}s: {last}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

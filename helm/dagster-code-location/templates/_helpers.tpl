@@ -1,0 +1,50 @@
+{{- define "dagster-code-location.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "dagster-code-%s" .Values.location.name | lower | replace "_" "-" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels. component=code-location and dagster-platform/release are the
+     contract with the dagster-platform chart's NetworkPolicies. */}}
+{{- define "dagster-code-location.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: code-location
+{{- end -}}
+
+{{- define "dagster-code-location.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "dagster-code-location.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: dagster-platform
+dagster-platform/release: {{ .Values.platform.releaseName }}
+dagster-platform/location: {{ .Values.location.name | quote }}
+{{- end -}}
+
+{{- define "dagster-code-location.image" -}}
+{{- $img := .Values.image -}}
+{{- if $img.digest -}}
+{{- printf "%s/%s@%s" $img.registry $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" $img.registry $img.repository $img.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DAGSTER_CONTAINER_CONTEXT: read by `dagster code-server start` and handed to
+     the K8sRunLauncher with every run of this location, which merges it over the
+     launcher's own config (lists are appended, maps merged key by key). */}}
+{{- define "dagster-code-location.containerContext" -}}
+{{- $k8s := dict "labels" (dict "dagster-platform/location" .Values.location.name) -}}
+{{- with .Values.envFrom.configMaps }}{{ $_ := set $k8s "env_config_maps" . }}{{ end -}}
+{{- with .Values.envFrom.secrets }}{{ $_ := set $k8s "env_secrets" . }}{{ end -}}
+{{- $envVars := list -}}
+{{- range $k, $v := .Values.env }}{{ $envVars = append $envVars (printf "%s=%v" $k $v) }}{{ end -}}
+{{- with $envVars }}{{ $_ := set $k8s "env_vars" . }}{{ end -}}
+{{- with .Values.imagePullSecrets }}{{ $_ := set $k8s "image_pull_secrets" . }}{{ end -}}
+{{- with .Values.runServiceAccountName }}{{ $_ := set $k8s "service_account_name" . }}{{ end -}}
+{{- with .Values.runResources }}{{ $_ := set $k8s "run_k8s_config" (dict "container_config" (dict "resources" .)) }}{{ end -}}
+{{- toJson (dict "k8s" $k8s) -}}
+{{- end -}}

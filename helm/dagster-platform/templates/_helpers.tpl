@@ -1,0 +1,284 @@
+{{/* Names */}}
+{{- define "dagster-platform.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dagster-platform.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dagster-platform.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels. `dagster-platform/release` is the contract with code-location
+     releases and run pods: NetworkPolicies select on it. */}}
+{{- define "dagster-platform.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dagster-platform.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "dagster-platform.labels" -}}
+helm.sh/chart: {{ include "dagster-platform.chart" . }}
+{{ include "dagster-platform.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: dagster-platform
+dagster-platform/release: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Component selector: call with (dict "ctx" $ "component" "webserver") */}}
+{{- define "dagster-platform.componentSelector" -}}
+{{ include "dagster-platform.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "dagster-platform.componentLabels" -}}
+{{ include "dagster-platform.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Object names */}}
+{{- define "dagster-platform.instanceConfigMap" -}}{{ include "dagster-platform.fullname" . }}-instance{{- end -}}
+{{- define "dagster-platform.workspaceConfigMap" -}}{{ include "dagster-platform.fullname" . }}-workspace{{- end -}}
+{{- define "dagster-platform.envConfigMap" -}}{{ include "dagster-platform.fullname" . }}-env{{- end -}}
+{{- define "dagster-platform.serviceAccount" -}}{{ include "dagster-platform.fullname" . }}{{- end -}}
+{{- define "dagster-platform.runServiceAccount" -}}{{ include "dagster-platform.fullname" . }}-run{{- end -}}
+{{- define "dagster-platform.postgresName" -}}{{ include "dagster-platform.fullname" . }}-postgres{{- end -}}
+
+{{- define "dagster-platform.postgresSecret" -}}
+{{- if .Values.postgres.existingSecret -}}
+{{- .Values.postgres.existingSecret -}}
+{{- else -}}
+{{- include "dagster-platform.postgresName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dagster-platform.postgresHost" -}}
+{{- if .Values.postgres.bundled.enabled -}}
+{{- include "dagster-platform.postgresName" . -}}
+{{- else -}}
+{{- .Values.postgres.host -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dagster-platform.image" -}}
+{{- $img := .Values.image -}}
+{{- if $img.digest -}}
+{{- printf "%s/%s@%s" $img.registry $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" $img.registry $img.repository $img.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Non-secret environment shared by webserver, daemon, migration and (through
+     env_config_maps) run pods. Names are the contract with docker/compose.yaml. */}}
+{{- define "dagster-platform.envData" -}}
+DAGSTER_HOME: {{ .Values.dagsterHome | quote }}
+DAGSTER_PLATFORM_ENV: {{ .Values.platformEnv | quote }}
+DAGSTER_PG_HOST: {{ include "dagster-platform.postgresHost" . | quote }}
+DAGSTER_PG_PORT: {{ .Values.postgres.port | quote }}
+DAGSTER_PG_DB: {{ .Values.postgres.database | quote }}
+WAREHOUSE_DB: {{ .Values.postgres.warehouseDatabase | quote }}
+DAGSTER_LOGS_BUCKET: {{ .Values.s3.logsBucket | quote }}
+DATA_BUCKET: {{ .Values.s3.dataBucket | quote }}
+AWS_REGION: {{ .Values.s3.region | quote }}
+{{- if .Values.s3.endpointUrl }}
+S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
+{{- end }}
+{{- range $k, $v := .Values.extraEnv }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Secret-backed env as a container `env` list (Kubernetes camelCase). */}}
+{{- define "dagster-platform.secretEnv" -}}
+- name: DAGSTER_PG_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dagster-platform.postgresSecret" . }}
+      key: {{ .Values.postgres.secretKeys.username }}
+- name: DAGSTER_PG_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dagster-platform.postgresSecret" . }}
+      key: {{ .Values.postgres.secretKeys.password }}
+{{- if .Values.s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretKeys.accessKeyId }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretKeys.secretAccessKey }}
+{{- end }}
+{{- end -}}
+
+{{/* The same secret-backed env in the snake_case form dagster_k8s's run_k8s_config expects. */}}
+{{- define "dagster-platform.secretEnvSnake" -}}
+- name: DAGSTER_PG_USER
+  value_from:
+    secret_key_ref:
+      name: {{ include "dagster-platform.postgresSecret" . }}
+      key: {{ .Values.postgres.secretKeys.username }}
+- name: DAGSTER_PG_PASSWORD
+  value_from:
+    secret_key_ref:
+      name: {{ include "dagster-platform.postgresSecret" . }}
+      key: {{ .Values.postgres.secretKeys.password }}
+{{- if .Values.s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  value_from:
+    secret_key_ref:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretKeys.accessKeyId }}
+- name: AWS_SECRET_ACCESS_KEY
+  value_from:
+    secret_key_ref:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretKeys.secretAccessKey }}
+{{- end }}
+{{- end -}}
+
+{{/* dagster.yaml, generated from values. Secrets and hosts are `env:` references. */}}
+{{- define "dagster-platform.instanceYaml" -}}
+storage:
+  postgres:
+    postgres_db:
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      hostname: {env: DAGSTER_PG_HOST}
+      db_name: {env: DAGSTER_PG_DB}
+      port: {env: DAGSTER_PG_PORT}
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {{ .Values.runCoordinator.maxConcurrentRuns }}
+    {{- with .Values.runCoordinator.tagConcurrencyLimits }}
+    tag_concurrency_limits:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+run_launcher:
+  module: dagster_k8s
+  class: K8sRunLauncher
+  config:
+    service_account_name: {{ include "dagster-platform.runServiceAccount" . }}
+    instance_config_map: {{ include "dagster-platform.instanceConfigMap" . }}
+    dagster_home: {{ .Values.dagsterHome | quote }}
+    job_namespace: {{ .Release.Namespace }}
+    load_incluster_config: true
+    image_pull_policy: {{ .Values.image.pullPolicy }}
+    {{- with .Values.imagePullSecrets }}
+    image_pull_secrets:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    env_config_maps:
+      - {{ include "dagster-platform.envConfigMap" . }}
+    fail_pod_on_run_failure: {{ .Values.runLauncher.failPodOnRunFailure }}
+    # NetworkPolicies select run pods by this label plus
+    # app.kubernetes.io/component=run_worker, which dagster_k8s sets itself.
+    labels:
+      dagster-platform/release: {{ .Release.Name }}
+    run_k8s_config:
+      container_config:
+        resources:
+          {{- toYaml .Values.runLauncher.runResources | nindent 10 }}
+        env:
+          {{- include "dagster-platform.secretEnvSnake" . | nindent 10 }}
+        security_context:
+          run_as_non_root: true
+          allow_privilege_escalation: false
+          capabilities:
+            drop: [ALL]
+          seccomp_profile:
+            type: RuntimeDefault
+      pod_spec_config:
+        automount_service_account_token: false
+        security_context:
+          run_as_non_root: true
+          run_as_user: {{ .Values.podSecurityContext.runAsUser }}
+          seccomp_profile:
+            type: RuntimeDefault
+      {{- if not (kindIs "invalid" .Values.runLauncher.jobTtlSecondsAfterFinished) }}
+      job_spec_config:
+        ttl_seconds_after_finished: {{ .Values.runLauncher.jobTtlSecondsAfterFinished }}
+      {{- end }}
+compute_logs:
+  module: dagster_aws.s3.compute_log_manager
+  class: S3ComputeLogManager
+  config:
+    bucket: {env: DAGSTER_LOGS_BUCKET}
+    prefix: {{ .Values.s3.logsPrefix | quote }}
+    region: {env: AWS_REGION}
+    local_dir: /tmp/dagster-compute-logs
+    {{- if .Values.s3.endpointUrl }}
+    endpoint_url: {env: S3_ENDPOINT_URL}
+    {{- end }}
+run_monitoring:
+  enabled: {{ .Values.runMonitoring.enabled }}
+  start_timeout_seconds: {{ .Values.runMonitoring.startTimeoutSeconds }}
+  max_resume_run_attempts: {{ .Values.runMonitoring.maxResumeRunAttempts }}
+telemetry:
+  enabled: false
+{{- end -}}
+
+{{/* workspace.yaml: one grpc_server entry per code location. */}}
+{{- define "dagster-platform.workspaceYaml" -}}
+load_from:
+{{- range .Values.codeLocations }}
+  - grpc_server:
+      host: {{ .host | quote }}
+      port: {{ .port }}
+      location_name: {{ .name | quote }}
+{{- else }} []
+{{- end }}
+{{- end -}}
+
+{{/* Volumes every platform pod mounts: DAGSTER_HOME (writable emptyDir, with the
+     two config files mounted into it) and /tmp. */}}
+{{- define "dagster-platform.volumes" -}}
+- name: dagster-home
+  emptyDir: {}
+- name: tmp
+  emptyDir: {}
+- name: instance
+  configMap:
+    name: {{ include "dagster-platform.instanceConfigMap" . }}
+- name: workspace
+  configMap:
+    name: {{ include "dagster-platform.workspaceConfigMap" . }}
+{{- end -}}
+
+{{- define "dagster-platform.volumeMounts" -}}
+- name: dagster-home
+  mountPath: {{ .Values.dagsterHome }}
+- name: tmp
+  mountPath: /tmp
+- name: instance
+  mountPath: {{ .Values.dagsterHome }}/dagster.yaml
+  subPath: dagster.yaml
+  readOnly: true
+- name: workspace
+  mountPath: {{ .Values.dagsterHome }}/workspace.yaml
+  subPath: workspace.yaml
+  readOnly: true
+{{- end -}}
+
+{{/* Rolls webserver and daemon pods when any config they read changes. */}}
+{{- define "dagster-platform.configChecksum" -}}
+{{- $cfg := dict "instance" (include "dagster-platform.instanceYaml" .) "workspace" (include "dagster-platform.workspaceYaml" .) "env" (include "dagster-platform.envData" .) "secretEnv" (include "dagster-platform.secretEnv" .) -}}
+{{- toJson $cfg | sha256sum -}}
+{{- end -}}

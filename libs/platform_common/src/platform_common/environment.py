@@ -1,0 +1,60 @@
+"""The one place that decides where a code location runs.
+
+Call `current_environment()` inside a `@dg.definitions` function, never at
+import time, and branch only when choosing resources. Assets never branch on it.
+"""
+
+import os
+from enum import Enum
+from pathlib import Path
+
+import dagster as dg
+
+from platform_common.warehouse import Warehouse, WarehouseIOManager
+
+ENV_VAR = "DAGSTER_PLATFORM_ENV"
+
+
+class Environment(str, Enum):
+    LOCAL = "local"  # `make dev` and in-process tests: DuckDB file, local folders
+    DOCKER = "docker"  # the compose stack: Postgres warehouse, S3-compatible store
+    K8S = "k8s"  # the Helm charts: same services as docker, reached through env
+
+
+def current_environment() -> Environment:
+    raw = os.environ.get(ENV_VAR, Environment.LOCAL.value).strip().lower()
+    try:
+        return Environment(raw)
+    except ValueError:
+        allowed = ", ".join(e.value for e in Environment)
+        raise dg.DagsterInvalidConfigError(
+            f"{ENV_VAR}={raw!r} is not a known environment; expected one of: {allowed}",
+            [],
+            None,
+        ) from None
+
+
+def local_data_dir() -> Path:
+    """Where `make dev` keeps its DuckDB warehouse and files (git-ignored)."""
+    return Path(os.environ.get("DAGSTER_PLATFORM_LOCAL_DIR", ".local_data")).resolve()
+
+
+def warehouse_for(env: Environment) -> Warehouse:
+    if env is Environment.LOCAL:
+        path = local_data_dir() / "warehouse.duckdb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Warehouse(backend="duckdb", duckdb_path=str(path))
+    return Warehouse(
+        backend="postgres",
+        host=dg.EnvVar("DAGSTER_PG_HOST"),
+        port=dg.EnvVar.int("DAGSTER_PG_PORT"),
+        user=dg.EnvVar("DAGSTER_PG_USER"),
+        password=dg.EnvVar("DAGSTER_PG_PASSWORD"),
+        database=dg.EnvVar("WAREHOUSE_DB"),
+    )
+
+
+def platform_resources(env: Environment) -> dict[str, object]:
+    """The resources every location shares, chosen for `env`."""
+    warehouse = warehouse_for(env)
+    return {"warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}

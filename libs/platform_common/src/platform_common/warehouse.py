@@ -1,0 +1,211 @@
+"""The warehouse: a SQL database every run container can reach.
+
+In the compose and Helm deployments it is the `warehouse` database of the
+platform's Postgres; for `make dev` and in-process tests it is a DuckDB file.
+Tables are named after asset keys: `["raw", "orders"]` is `raw.orders`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from pydantic import Field
+
+PREVIEW_ROWS = 5
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(url: sa.URL) -> sa.Engine:
+    # pool_pre_ping: a Postgres restart must not leave dead pooled connections behind.
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Connection to the warehouse database."""
+
+    backend: Literal["postgres", "duckdb"] = Field(description="postgres (docker, k8s) or duckdb (local)")
+    duckdb_path: str | None = Field(default=None, description="DuckDB file, for backend=duckdb")
+    host: str | None = None
+    port: int = 5432
+    user: str | None = None
+    password: str | None = None
+    database: str | None = Field(default=None, description="Postgres database, e.g. warehouse")
+
+    def url(self) -> sa.URL:
+        if self.backend == "duckdb":
+            if not self.duckdb_path:
+                raise dg.Failure("Warehouse(backend='duckdb') needs duckdb_path")
+            return sa.URL.create("duckdb", database=self.duckdb_path)
+        missing = [k for k in ("host", "user", "password", "database") if not getattr(self, k)]
+        if missing:
+            raise dg.Failure(f"Warehouse(backend='postgres') is missing: {', '.join(missing)}")
+        return sa.URL.create(
+            "postgresql+psycopg2",
+            username=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+        )
+
+    def engine(self) -> sa.Engine:
+        return _engine(self.url())
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.engine().begin() as conn:
+            yield conn
+
+    def read_sql(self, sql: str, **params: object) -> pd.DataFrame:
+        with self.engine().connect() as conn:
+            return pd.read_sql(sa.text(sql), conn, params=params)
+
+
+def table_for(asset_key: dg.AssetKey) -> tuple[str, str]:
+    """`["raw", "orders"]` -> ("raw", "orders"); a one-part key lands in `public`."""
+    path = asset_key.path
+    if len(path) == 1:
+        return "public", path[0]
+    return path[-2], path[-1]
+
+
+def _partition_filter(context: dg.InputContext | dg.OutputContext, column: str) -> tuple[str, dict]:
+    partitions_def = context.asset_partitions_def
+    quoted = f'"{column}"'
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        window = context.asset_partitions_time_window
+        return (
+            f"{quoted} >= :start AND {quoted} < :end",
+            {"start": window.start.replace(tzinfo=None), "end": window.end.replace(tzinfo=None)},
+        )
+    keys = list(context.asset_partition_keys)
+    names = {f"k{i}": k for i, k in enumerate(keys)}
+    return f"{quoted} IN ({', '.join(':' + n for n in names)})", names
+
+
+def _partition_column(context: dg.InputContext | dg.OutputContext) -> str:
+    column = (context.definition_metadata or {}).get("partition_expr")
+    if not column:
+        raise dg.Failure(
+            f"asset {context.asset_key.to_user_string()} is partitioned but has no "
+            "'partition_expr' metadata naming its partition column"
+        )
+    return str(column)
+
+
+def _markdown_preview(df: pd.DataFrame) -> str:
+    head = df.head(PREVIEW_ROWS)
+    lines = ["| " + " | ".join(map(str, head.columns)) + " |", "|" + "---|" * len(head.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in head.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def table_metadata(df: pd.DataFrame, schema: str, table: str) -> dict[str, dg.MetadataValue]:
+    columns = [dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(df)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns)),
+        "dagster/table_name": dg.MetadataValue.text(f"warehouse.{schema}.{table}"),
+        "preview": dg.MetadataValue.md(_markdown_preview(df)),
+    }
+
+
+def _sql_type(series: pd.Series) -> sa.types.TypeEngine:
+    if pd.api.types.is_bool_dtype(series):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(series):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(series):
+        return sa.Float()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return sa.DateTime()
+    if pd.api.types.infer_dtype(series, skipna=True) == "date":
+        return sa.Date()
+    return sa.Text()
+
+
+def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, *, replace: bool) -> None:
+    """Create `schema.table` shaped like `df` (dropping the old one if `replace`).
+
+    Runs on the caller's connection, so it commits or rolls back with the rows.
+    """
+    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    if replace:
+        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{schema}"."{table}"'))
+    columns = [sa.Column(str(name), _sql_type(df[name])) for name in df.columns]
+    conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema), if_not_exists=True))
+
+
+def insert_rows(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str) -> None:
+    """Bulk-load `df`: COPY on Postgres, a registered view on DuckDB."""
+    if df.empty:
+        return
+    driver = conn.connection.driver_connection
+    columns = ", ".join(f'"{c}"' for c in df.columns)
+    if conn.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        df.to_csv(buffer, index=False, header=False)
+        buffer.seek(0)
+        with driver.cursor() as cursor:
+            cursor.copy_expert(f'COPY "{schema}"."{table}" ({columns}) FROM STDIN WITH (FORMAT csv)', buffer)
+    else:
+        driver.register("_platform_rows", df)
+        try:
+            driver.execute(f'INSERT INTO "{schema}"."{table}" ({columns}) SELECT {columns} FROM _platform_rows')
+        finally:
+            driver.unregister("_platform_rows")
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores pandas DataFrames as warehouse tables, one table per asset.
+
+    Unpartitioned assets replace their table in one transaction. Partitioned
+    assets (with `partition_expr` metadata naming the partition column) delete
+    exactly their partitions' rows and insert the new ones in one transaction,
+    so re-running a partition replaces only it, and a failure leaves the
+    previous data intact.
+    """
+
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        if not context.has_asset_key:
+            raise dg.Failure(
+                f"WarehouseIOManager stores asset outputs only; output {context.name!r} of op "
+                f"{context.op_def.name!r} is not an asset. Return None or give it another io_manager_key."
+            )
+        if not isinstance(obj, pd.DataFrame):
+            raise dg.Failure(
+                f"WarehouseIOManager stores pandas DataFrames; asset "
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}"
+            )
+        schema, table = table_for(context.asset_key)
+        with self.warehouse.begin() as conn:
+            if context.has_asset_partitions:
+                where, params = _partition_filter(context, _partition_column(context))
+                write_table(conn, obj, schema, table, replace=False)
+                conn.execute(sa.text(f'DELETE FROM "{schema}"."{table}" WHERE {where}'), params)
+                insert_rows(conn, obj, schema, table)
+            else:
+                write_table(conn, obj, schema, table, replace=True)
+                insert_rows(conn, obj, schema, table)
+        context.add_output_metadata(table_metadata(obj, schema, table))
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        schema, table = table_for(context.asset_key)
+        sql = f'SELECT * FROM "{schema}"."{table}"'
+        params: dict = {}
+        if context.has_asset_partitions:
+            where, params = _partition_filter(context, _partition_column(context))
+            sql += f" WHERE {where}"
+        with self.warehouse.engine().connect() as conn:
+            return pd.read_sql(sa.text(sql), conn, params=params)
+

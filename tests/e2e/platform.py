@@ -1,0 +1,133 @@
+"""A small client for the running stack: GraphQL at 127.0.0.1 and the Docker CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+WEBSERVER = os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000")
+DOCKER = os.environ.get("DOCKER", "docker")
+PROJECT = os.environ.get("PROJECT", "dagster-platform")
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+T = TypeVar("T")
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+def gql(query: str, **variables: Any) -> dict:
+    resp = requests.post(f"{WEBSERVER}/graphql", json={"query": query, "variables": variables}, timeout=60)
+    if resp.status_code != 200:
+        raise GraphQLError(f"HTTP {resp.status_code} from {WEBSERVER}/graphql: {resp.text[:2000]}")
+    body = resp.json()
+    if body.get("errors"):
+        raise GraphQLError(json.dumps(body["errors"], indent=2))
+    return body["data"]
+
+
+def poll(fn: Callable[[], T | None], *, timeout: float, interval: float = 1.0, what: str = "condition") -> T:
+    """Call fn until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
+
+
+LAUNCH = """
+mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename
+  ... on LaunchRunSuccess { run { runId } }
+  ... on PythonError { message }
+  ... on RunConfigValidationInvalid { errors { message } }
+  ... on InvalidSubsetError { message }
+}}"""
+
+
+def launch(location: str, job: str, run_config: dict | None = None, tags: dict | None = None) -> str:
+    params = {
+        "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": job},
+        "runConfigData": run_config or {},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+    }
+    result = gql(LAUNCH, params=params)["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    return result["run"]["runId"]
+
+
+RUN = """
+query($runId: ID!) { runOrError(runId: $runId) { __typename
+  ... on Run { runId status jobName tags { key value } startTime endTime } } }"""
+
+
+def run_info(run_id: str) -> dict:
+    run = gql(RUN, runId=run_id)["runOrError"]
+    assert run["__typename"] == "Run", run
+    run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+    return run
+
+
+def wait_for_status(run_id: str, statuses: set[str], timeout: float = 240) -> dict:
+    def check():
+        run = run_info(run_id)
+        if run["status"] in statuses:
+            return run
+        if run["status"] in TERMINAL:
+            raise AssertionError(f"run {run_id} ended {run['status']}, expected {statuses}:\n{run_failure(run_id)}")
+        return None
+
+    return poll(check, timeout=timeout, what=f"run {run_id} to reach {statuses}")
+
+
+EVENTS = """
+query($runId: ID!) { logsForRun(runId: $runId, limit: 1000) { __typename
+  ... on EventConnection { events { __typename
+    ... on MessageEvent { message }
+    ... on LogsCapturedEvent { fileKey stepKeys }
+    ... on ExecutionStepFailureEvent { stepKey error { message } } } } } }"""
+
+
+def run_events(run_id: str) -> list[dict]:
+    return gql(EVENTS, runId=run_id)["logsForRun"]["events"]
+
+
+def run_failure(run_id: str) -> str:
+    lines = [e.get("message", "") for e in run_events(run_id) if "Failure" in e["__typename"] or "Engine" in e["__typename"]]
+    return "\n".join(lines[-10:])
+
+
+def docker(*args: str, check: bool = True) -> str:
+    proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def inspect(container: str) -> dict:
+    return json.loads(docker("inspect", container))[0]
+
+
+def service_container(service: str) -> str:
+    return docker(
+        "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}",
+        "--filter", f"label=com.docker.compose.service={service}",
+    )
+
+
+def psql(sql: str, database: str = "warehouse") -> list[list[str]]:
+    """Query the warehouse inside the Postgres container (Postgres is never published)."""
+    out = docker(
+        "exec", service_container("postgres"), "sh", "-c",
+        f'psql -U "$POSTGRES_USER" -d {database} -At -F "|" -c "$0"', sql,
+    )
+    return [line.split("|") for line in out.splitlines() if line]

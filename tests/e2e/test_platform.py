@@ -1,0 +1,130 @@
+"""The platform end to end: three locations, runs in their own containers,
+the cross-location chain, compute logs that outlive containers, termination."""
+
+import uuid
+
+import pytest
+
+from tests.e2e.platform import (
+    docker,
+    gql,
+    inspect,
+    launch,
+    poll,
+    psql,
+    run_events,
+    run_info,
+    service_container,
+    wait_for_status,
+)
+
+LOCATIONS = {"ingest", "transform", "reports"}
+CHAIN = [("ingest", "ingest_job"), ("transform", "transform_job"), ("reports", "reports_job")]
+
+WORKSPACE = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def test_webserver_lists_exactly_three_loaded_locations():
+    entries = gql(WORKSPACE)["workspaceOrError"]["locationEntries"]
+    assert {e["name"] for e in entries} == LOCATIONS
+    for e in entries:
+        assert e["loadStatus"] == "LOADED", e
+        assert e["locationOrLoadError"]["__typename"] == "RepositoryLocation", e
+
+
+@pytest.fixture(scope="module")
+def chain_runs():
+    """ingest -> transform -> reports, each launched after the previous succeeded."""
+    runs = {}
+    for location, job in CHAIN:
+        run_id = launch(location, job)
+        runs[location] = wait_for_status(run_id, {"SUCCESS"}, timeout=300)
+    return runs
+
+
+def test_a_job_in_each_location_succeeds(chain_runs):
+    assert {loc: run["status"] for loc, run in chain_runs.items()} == dict.fromkeys(LOCATIONS, "SUCCESS")
+
+
+def test_each_run_ran_in_its_own_container_from_its_location_image(chain_runs):
+    containers = set()
+    for location, run in chain_runs.items():
+        container_id = run["tags"]["docker/container_id"]
+        containers.add(container_id)
+        info = poll(lambda: (i := inspect(container_id))["State"]["Status"] == "exited" and i,
+                    timeout=60, what=f"{location}'s run container to exit")
+        server_image = inspect(service_container(location))["Config"]["Image"]
+        assert info["Config"]["Image"] == server_image == run["tags"]["dagster/image"]
+        assert f"/dagster-platform/{location}:" in server_image
+        assert info["Config"]["Labels"]["dagster/run_id"] == run["runId"]
+        assert info["Config"]["Labels"]["dagster-platform/location"] == location
+        assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 0
+        assert info["Config"]["User"] == "10001"
+    assert len(containers) == 3
+
+
+ASSET = """
+query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
+  ... on Asset { assetMaterializations(limit: 1) { runId timestamp } } } }"""
+
+
+def test_chain_materialized_in_order_with_consistent_data(chain_runs):
+    stamps = []
+    for location, key in [("ingest", ["raw", "orders"]), ("transform", ["marts", "orders"]),
+                          ("reports", ["reports", "daily_revenue"])]:
+        [mat] = gql(ASSET, key={"path": key})["assetOrError"]["assetMaterializations"]
+        assert mat["runId"] == chain_runs[location]["runId"]
+        stamps.append(float(mat["timestamp"]))
+    assert stamps == sorted(stamps)
+
+    [[raw_orders, raw_cents]] = psql("SELECT count(*), sum(amount_cents) FROM raw.payments p "
+                                     "JOIN (SELECT DISTINCT order_id FROM raw.orders) o USING (order_id)")
+    [[mart_orders, mart_cents]] = psql("SELECT count(DISTINCT order_id), sum(amount_cents) FROM marts.orders")
+    assert int(raw_cents) == int(mart_cents) > 0
+    [[report_orders]] = psql("SELECT sum(orders) FROM reports.daily_revenue")
+    [[n_orders]] = psql("SELECT count(*) FROM raw.orders")
+    assert int(report_orders) == int(mart_orders) == int(n_orders) == 1000  # the generator's default
+
+
+CAPTURED = """
+query($logKey: [String!]!) { capturedLogs(logKey: $logKey) { stdout stderr } }"""
+
+
+def test_compute_logs_survive_the_container():
+    marker = f"probe-{uuid.uuid4().hex[:8]}"
+    run_id = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 2, "message": marker}}}})
+    run = wait_for_status(run_id, {"SUCCESS"})
+    container_id = run["tags"]["docker/container_id"]
+    docker("rm", "-f", container_id)
+    assert docker("ps", "-aq", "--filter", f"id={container_id}") == ""
+
+    [file_key] = {e["fileKey"] for e in run_events(run_id) if e["__typename"] == "LogsCapturedEvent"}
+
+    def logs():
+        captured = gql(CAPTURED, logKey=[run_id, "compute_logs", file_key])["capturedLogs"]
+        return captured if marker in (captured["stdout"] or "") else None
+
+    captured = poll(logs, timeout=60, what="captured stdout in the object store")
+    assert f"{marker} stdout 1" in captured["stdout"]
+    assert f"{marker} stderr 1" in captured["stderr"]
+
+
+TERMINATE = """
+mutation($runId: String!) { terminateRun(runId: $runId) { __typename
+  ... on TerminateRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+def test_terminated_run_is_canceled_and_its_container_stops():
+    run_id = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 600}}}})
+    run = wait_for_status(run_id, {"STARTED"})
+    container_id = run["tags"]["docker/container_id"]
+    assert inspect(container_id)["State"]["Running"] is True
+
+    result = gql(TERMINATE, runId=run_id)["terminateRun"]
+    assert result["__typename"] == "TerminateRunSuccess", result
+
+    assert wait_for_status(run_id, {"CANCELED"}, timeout=120)["status"] == "CANCELED"
+    poll(lambda: not inspect(container_id)["State"]["Running"], timeout=60, what="the run container to stop")
+    assert run_info(run_id)["status"] == "CANCELED"

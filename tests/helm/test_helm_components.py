@@ -1,0 +1,365 @@
+"""One test class per component of the two charts."""
+
+from __future__ import annotations
+
+import json
+
+from helm_harness import (
+    LOCATION_CHART,
+    LOCATIONS,
+    config_map_file,
+    find,
+    find_all,
+    location_values,
+    pod_spec,
+    render_chart,
+    render_location,
+)
+
+
+def container(objects, kind, name):
+    return pod_spec(find(objects, kind, name))["containers"][0]
+
+
+class TestWebserver:
+    def test_command_and_service(self) -> None:
+        objects = render_chart(show_only=["templates/webserver.yaml"])
+        c = container(objects, "Deployment", "dagster-platform-webserver")
+        assert c["command"] == [
+            "dagster-webserver",
+            "-h",
+            "0.0.0.0",
+            "-p",
+            "3000",
+            "-w",
+            "/opt/dagster/dagster_home/workspace.yaml",
+        ]
+        svc = find(objects, "Service", "dagster-platform-webserver")
+        assert svc["spec"]["ports"][0]["targetPort"] == "http"
+        assert not any(o["metadata"]["name"].endswith("read-only") for o in objects)
+
+    def test_read_only_webserver(self) -> None:
+        objects = render_chart(
+            {"webserver": {"readOnly": {"enabled": True}}},
+            show_only=["templates/webserver.yaml"],
+        )
+        c = container(objects, "Deployment", "dagster-platform-webserver-read-only")
+        assert c["command"][-1] == "--read-only"
+        assert (
+            "--read-only"
+            not in container(objects, "Deployment", "dagster-platform-webserver")[
+                "command"
+            ]
+        )
+        assert find(objects, "Service", "dagster-platform-webserver-read-only")
+        assert find(
+            objects, "PodDisruptionBudget", "dagster-platform-webserver-read-only"
+        )
+
+    def test_config_change_rolls_pods(self) -> None:
+        def checksum(values):
+            d = find(render_chart(values), "Deployment", "dagster-platform-webserver")
+            return d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+        base = checksum({})
+        assert checksum({}) == base
+        assert checksum({"runCoordinator": {"maxConcurrentRuns": 3}}) != base
+        assert (
+            checksum(
+                {
+                    "codeLocations": [
+                        {"name": "ingest", "host": "dagster-code-ingest", "port": 4000}
+                    ]
+                }
+            )
+            != base
+        )
+        assert checksum({"s3": {"region": "eu-west-1"}}) != base
+
+    def test_secrets_come_from_secret_refs(self) -> None:
+        objects = render_chart({"s3": {"existingSecret": "s3-creds"}})
+        env = {
+            e["name"]: e
+            for e in container(objects, "Deployment", "dagster-platform-webserver")[
+                "env"
+            ]
+        }
+        assert (
+            env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+            == "dagster-platform-postgres"
+        )
+        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "s3-creds",
+            "key": "AWS_SECRET_ACCESS_KEY",
+        }
+        assert all("value" not in e for e in env.values())
+
+
+class TestDaemon:
+    def test_single_replica_recreate(self) -> None:
+        d = find(
+            render_chart(show_only=["templates/daemon.yaml"]),
+            "Deployment",
+            "dagster-platform-daemon",
+        )
+        assert d["spec"]["replicas"] == 1
+        assert d["spec"]["strategy"] == {"type": "Recreate"}
+        c = pod_spec(d)["containers"][0]
+        assert c["command"] == [
+            "dagster-daemon",
+            "run",
+            "-w",
+            "/opt/dagster/dagster_home/workspace.yaml",
+        ]
+        assert c["livenessProbe"]["exec"]["command"] == [
+            "dagster-daemon",
+            "liveness-check",
+        ]
+
+    def test_uses_run_launcher_service_account(self) -> None:
+        objects = render_chart()
+        sa = pod_spec(find(objects, "Deployment", "dagster-platform-daemon"))[
+            "serviceAccountName"
+        ]
+        binding = find(objects, "RoleBinding")
+        assert binding["subjects"][0]["name"] == sa
+
+
+class TestRunLauncherRbac:
+    def test_role_covers_jobs_pods_logs_events(self) -> None:
+        role = find(render_chart(show_only=["templates/rbac.yaml"]), "Role")
+        granted = {
+            (g, r, v)
+            for rule in role["rules"]
+            for g in rule["apiGroups"]
+            for r in rule["resources"]
+            for v in rule["verbs"]
+        }
+        for verb in ("create", "get", "list", "watch", "delete"):
+            assert ("batch", "jobs", verb) in granted
+        for resource in ("pods", "pods/log", "events"):
+            assert ("", resource, "get") in granted
+        assert not any(v == "*" for _, _, v in granted)
+
+    def test_run_pods_use_a_service_account_without_token(self) -> None:
+        objects = render_chart()
+        instance = config_map_file(objects, "dagster-platform-instance", "dagster.yaml")
+        run_sa = instance["run_launcher"]["config"]["service_account_name"]
+        assert (
+            find(objects, "ServiceAccount", run_sa)["automountServiceAccountToken"]
+            is False
+        )
+
+
+class TestPostgres:
+    def test_bundled_statefulset_and_generated_secret(self) -> None:
+        objects = render_chart(show_only=["templates/postgres.yaml"])
+        sts = find(objects, "StatefulSet", "dagster-platform-postgres")
+        assert sts["spec"]["replicas"] == 1
+        secret = find(objects, "Secret", "dagster-platform-postgres")
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert set(secret["data"]) == {"username", "password"}
+
+    def test_existing_secret_replaces_generated_one(self) -> None:
+        objects = render_chart(
+            {"postgres": {"existingSecret": "pg"}},
+            show_only=["templates/postgres.yaml"],
+        )
+        assert not find_all(objects, "Secret")
+        env = {
+            e["name"]: e
+            for e in container(objects, "StatefulSet", "dagster-platform-postgres")[
+                "env"
+            ]
+        }
+        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "pg"
+
+    def test_external_postgres(self) -> None:
+        objects = render_chart(
+            {
+                "postgres": {
+                    "bundled": {"enabled": False},
+                    "host": "pg.internal",
+                    "existingSecret": "pg",
+                    "secretKeys": {"password": "pw"},
+                }
+            }
+        )
+        assert not find_all(objects, "StatefulSet")
+        assert (
+            find(objects, "ConfigMap", "dagster-platform-env")["data"][
+                "DAGSTER_PG_HOST"
+            ]
+            == "pg.internal"
+        )
+        env = {
+            e["name"]: e
+            for e in container(objects, "Deployment", "dagster-platform-daemon")["env"]
+        }
+        assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "pg",
+            "key": "pw",
+        }
+        instance = config_map_file(objects, "dagster-platform-instance", "dagster.yaml")
+        run_env = instance["run_launcher"]["config"]["run_k8s_config"][
+            "container_config"
+        ]["env"]
+        assert {
+            "name": "DAGSTER_PG_PASSWORD",
+            "value_from": {"secret_key_ref": {"name": "pg", "key": "pw"}},
+        } in run_env
+
+
+class TestMigrate:
+    def test_hook_before_rollout(self) -> None:
+        objects = render_chart(
+            {
+                "postgres": {
+                    "bundled": {"enabled": False},
+                    "host": "pg",
+                    "existingSecret": "pg",
+                }
+            },
+            show_only=["templates/migrate-job.yaml"],
+        )
+        job = find(objects, "Job")
+        assert (
+            job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        )
+        assert pod_spec(job)["containers"][0]["command"] == [
+            "dagster",
+            "instance",
+            "migrate",
+        ]
+        cm = find(objects, "ConfigMap")
+        assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+            job["metadata"]["annotations"]["helm.sh/hook-weight"]
+        )
+        # The hook's own dagster.yaml is the instance's.
+        instance = find(
+            render_chart(
+                {
+                    "postgres": {
+                        "bundled": {"enabled": False},
+                        "host": "pg",
+                        "existingSecret": "pg",
+                    }
+                }
+            ),
+            "ConfigMap",
+            "dagster-platform-instance",
+        )
+        assert cm["data"] == instance["data"]
+
+    def test_bundled_postgres_migrates_on_upgrade_only(self) -> None:
+        job = find(render_chart(show_only=["templates/migrate-job.yaml"]), "Job")
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+
+    def test_inline_env_matches_env_configmap(self) -> None:
+        objects = render_chart()
+        job_env = {
+            e["name"]: e.get("value")
+            for e in pod_spec(find(objects, "Job"))["containers"][0]["env"]
+        }
+        shared = find(objects, "ConfigMap", "dagster-platform-env")["data"]
+        assert {k: job_env[k] for k in shared} == shared
+
+    def test_can_be_disabled(self) -> None:
+        assert not find_all(render_chart({"migrate": {"enabled": False}}), "Job")
+
+
+class TestIngress:
+    def test_disabled_by_default(self) -> None:
+        assert not find_all(render_chart(), "Ingress")
+
+    def test_hosts_and_tls(self) -> None:
+        objects = render_chart(
+            {
+                "ingress": {
+                    "enabled": True,
+                    "host": "d.example",
+                    "tlsSecretName": "tls",
+                    "readOnly": {"host": "ro.example"},
+                },
+                "webserver": {"readOnly": {"enabled": True}},
+            }
+        )
+        ing = find(objects, "Ingress")["spec"]
+        backends = {
+            r["host"]: r["http"]["paths"][0]["backend"]["service"]["name"]
+            for r in ing["rules"]
+        }
+        assert backends == {
+            "d.example": "dagster-platform-webserver",
+            "ro.example": "dagster-platform-webserver-read-only",
+        }
+        assert ing["tls"] == [{"hosts": ["d.example"], "secretName": "tls"}]
+
+
+class TestCodeLocation:
+    def test_code_server_command(self) -> None:
+        for location in LOCATIONS:
+            c = container(
+                render_location(location), "Deployment", f"dagster-code-{location}"
+            )
+            assert c["command"][:7] == [
+                "dagster",
+                "code-server",
+                "start",
+                "-h",
+                "0.0.0.0",
+                "-p",
+                "4000",
+            ]
+            assert c["command"][7:9] == ["-m", f"{location}.definitions"]
+            assert c["readinessProbe"]["exec"]["command"] == [
+                "dagster",
+                "api",
+                "grpc-health-check",
+                "-p",
+                "4000",
+            ]
+
+    def test_env_from_configmaps_and_secrets(self) -> None:
+        objects = render_location(
+            "reports", envFrom={"configMaps": ["r-cfg"], "secrets": ["r-sec"]}
+        )
+        c = container(objects, "Deployment", "dagster-code-reports")
+        assert c["envFrom"] == [
+            {"configMapRef": {"name": "dagster-platform-env"}},
+            {"configMapRef": {"name": "r-cfg"}},
+            {"secretRef": {"name": "r-sec"}},
+        ]
+        ctx = json.loads(
+            {e["name"]: e.get("value") for e in c["env"]}["DAGSTER_CONTAINER_CONTEXT"]
+        )
+        assert ctx["k8s"]["env_config_maps"] == ["r-cfg"] and ctx["k8s"][
+            "env_secrets"
+        ] == ["r-sec"]
+
+    def test_image_upgrade_touches_only_that_release(self) -> None:
+        before = {loc: render_location(loc) for loc in LOCATIONS}
+        values = location_values("ingest")
+        values["image"]["tag"] = "0.2.0"
+        after = render_chart(values, chart=LOCATION_CHART, name="ingest")
+        assert after != before["ingest"]
+        # The platform release does not name location images at all.
+        assert "dagster-platform/ingest:" not in json.dumps(render_chart())
+
+    def test_optional_postgres_credentials(self) -> None:
+        def env(**overrides):
+            c = container(
+                render_location("transform", **overrides),
+                "Deployment",
+                "dagster-code-transform",
+            )
+            return {e["name"]: e for e in c["env"]}
+
+        assert "DAGSTER_PG_PASSWORD" not in env()
+        with_secret = env(
+            platform={"releaseName": "dagster-platform", "postgresSecret": "dagster-pg"}
+        )
+        assert with_secret["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "dagster-pg",
+            "key": "password",
+        }

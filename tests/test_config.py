@@ -1,0 +1,124 @@
+"""dagster.yaml, workspace.yaml and the compose file pass validation, and bad
+config is reported by file and key (the same checks `make check` runs)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+import check_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the config files, for breaking on purpose."""
+    for rel in ("dagster.yaml", "workspace.yaml", "docker/compose.yaml", ".env.example"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    env = (ROOT / ".env.example").read_text()
+    for name in ("POSTGRES_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        env = env.replace(f"{name}=\n", f"{name}=secret-{name.lower()}\n")
+    (tmp_path / ".env").write_text(env)
+    return tmp_path
+
+
+def run_check(root, capsys):
+    code = check_config.main(["--root", str(root)])
+    return code, capsys.readouterr().err
+
+
+def edit_yaml(path, fn):
+    data = yaml.safe_load(path.read_text())
+    fn(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_committed_config_is_valid(tree, capsys):
+    code, err = run_check(tree, capsys)
+    assert (code, err) == (0, "")
+
+
+def test_instance_uses_the_platform_parts():
+    data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert set(data["storage"]) == {"postgres"}
+    assert data["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert data["run_launcher"]["class"] == "DockerRunLauncher"
+    assert data["run_launcher"]["config"]["network"] == "dagster_platform"
+    assert data["compute_logs"]["class"] == "S3ComputeLogManager"
+    assert data["telemetry"]["enabled"] is False
+
+
+def test_run_containers_get_every_platform_variable():
+    launcher_env = set(yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_launcher"]["config"]["env_vars"])
+    compose_env = set(yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["x-platform-env"])
+    assert launcher_env == compose_env
+
+
+def test_wrong_key_in_dagster_yaml_is_named(tree, capsys):
+    edit_yaml(tree / "dagster.yaml", lambda d: d["run_launcher"]["config"].update(netwrok="x"))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "dagster.yaml: run_launcher.config" in err and "netwrok" in err
+
+
+def test_wrong_type_in_dagster_yaml_is_named(tree, capsys):
+    edit_yaml(tree / "dagster.yaml", lambda d: d["run_coordinator"]["config"].update(max_concurrent_runs="ten"))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "dagster.yaml: run_coordinator.config.max_concurrent_runs" in err
+
+
+def test_malformed_workspace_is_named(tree, capsys):
+    (tree / "workspace.yaml").write_text("load_from:\n  - grpc_server: {host: ingest, port: four}\n")
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "workspace.yaml" in err and "port" in err
+
+
+def test_invalid_yaml_is_named(tree, capsys):
+    (tree / "dagster.yaml").write_text("storage: [unclosed\n")
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "dagster.yaml: not valid YAML" in err
+
+
+def test_missing_variable_is_named(tree, capsys):
+    env = tree / ".env"
+    env.write_text(env.read_text().replace("POSTGRES_PASSWORD=secret-postgres_password", "POSTGRES_PASSWORD="))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "variable POSTGRES_PASSWORD is required but not set" in err
+
+
+def test_publishing_postgres_is_refused(tree, capsys):
+    edit_yaml(tree / "docker/compose.yaml", lambda d: d["services"]["postgres"].update(ports=["5432:5432"]))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "services.postgres.ports: only the webserver may be published" in err
+
+
+def test_webserver_on_all_interfaces_is_refused(tree, capsys):
+    edit_yaml(tree / "docker/compose.yaml", lambda d: d["services"]["webserver"].update(ports=["3000:3000"]))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "services.webserver.ports: '3000:3000' must bind 127.0.0.1" in err
+
+
+def test_docker_socket_outside_run_launchers_is_refused(tree, capsys):
+    edit_yaml(
+        tree / "docker/compose.yaml",
+        lambda d: d["services"]["ingest"].update(volumes=["/var/run/docker.sock:/var/run/docker.sock"]),
+    )
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "services.ingest.volumes: the Docker socket is for run launchers only" in err
+
+
+def test_env_file_line_without_equals_is_named(tree, capsys):
+    (tree / ".env").write_text((tree / ".env").read_text() + "JUSTANAME\n")
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert ".env:" in err and "expected NAME=value" in err
