@@ -1,6 +1,17 @@
 """Shared building blocks for the platform's code locations."""
 
 from platform_common.environment import Environment, current_environment, platform_resources
+from platform_common.objectstore import ObjectInfo, ObjectStore
+from platform_common.parquet import ParquetIOManager
 from platform_common.warehouse import Warehouse, WarehouseIOManager
 
-__all__ = ["Environment", "Warehouse", "WarehouseIOManager", "current_environment", "platform_resources"]
+__all__ = [
+    "Environment",
+    "ObjectInfo",
+    "ObjectStore",
+    "ParquetIOManager",
+    "Warehouse",
+    "WarehouseIOManager",
+    "current_environment",
+    "platform_resources",
+]

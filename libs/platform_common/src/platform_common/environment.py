@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from platform_common.objectstore import ObjectStore
 from platform_common.warehouse import Warehouse, WarehouseIOManager
 
 ENV_VAR = "DAGSTER_PLATFORM_ENV"
@@ -54,7 +55,23 @@ def warehouse_for(env: Environment) -> Warehouse:
     )
 
 
+def object_store_for(env: Environment) -> ObjectStore:
+    """The data bucket: landing files, Parquet archives, charts."""
+    if env is Environment.LOCAL:
+        return ObjectStore(backend="local", bucket="dagster-data", local_dir=str(local_data_dir() / "objects"))
+    return ObjectStore(
+        backend="s3",
+        bucket=dg.EnvVar("DATA_BUCKET"),
+        endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
+        region=dg.EnvVar("AWS_REGION"),
+    )
+
+
 def platform_resources(env: Environment) -> dict[str, object]:
     """The resources every location shares, chosen for `env`."""
     warehouse = warehouse_for(env)
-    return {"warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}
+    return {
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "object_store": object_store_for(env),
+    }
