@@ -86,9 +86,9 @@ ps: ## Show the services and their health
 
 .PHONY: test
 test: ## The fast suite: no Docker engine needed
-	@for loc in $(LOCATIONS); do \
-	  echo "== code_locations/$$loc"; \
-	  (cd code_locations/$$loc && $(UV) run --frozen --group dev pytest -q); \
+	@for project in libs/platform_common $(addprefix code_locations/,$(LOCATIONS)); do \
+	  echo "== $$project"; \
+	  (cd $$project && $(UV) run --frozen --group dev pytest -q); \
 	done
 	@echo "== platform (config, consistency, helm)"
 	$(UV) run --frozen --group dev pytest -q -m "not e2e"

@@ -102,8 +102,13 @@ def run_events(run_id: str) -> list[dict]:
 
 
 def run_failure(run_id: str) -> str:
-    lines = [e.get("message", "") for e in run_events(run_id) if "Failure" in e["__typename"] or "Engine" in e["__typename"]]
-    return "\n".join(lines[-10:])
+    lines = []
+    for e in run_events(run_id):
+        if "Failure" in e["__typename"] or "Engine" in e["__typename"]:
+            lines.append(e.get("message", ""))
+        if e.get("error"):
+            lines.append(f"  {e.get('stepKey')}: {e['error']['message'].strip()}")
+    return "\n".join(lines[-12:])
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -131,3 +136,57 @@ def psql(sql: str, database: str = "warehouse") -> list[list[str]]:
         f'psql -U "$POSTGRES_USER" -d {database} -At -F "|" -c "$0"', sql,
     )
     return [line.split("|") for line in out.splitlines() if line]
+
+
+RUNS = """
+query($filter: RunsFilter) { runsOrError(filter: $filter) { __typename
+  ... on Runs { results { runId status jobName creationTime startTime endTime tags { key value } } } } }"""
+
+
+def runs(job: str | None = None, tags: dict | None = None, created_after: float | None = None) -> list[dict]:
+    filter_: dict = {}
+    if job:
+        filter_["pipelineName"] = job
+    if tags:
+        filter_["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    if created_after is not None:
+        filter_["createdAfter"] = created_after
+    results = gql(RUNS, filter=filter_)["runsOrError"]["results"]
+    for run in results:
+        run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+    return sorted(results, key=lambda r: r["creationTime"])
+
+
+def wait_for_run(job: str, *, created_after: float, tags: dict | None = None, timeout: float = 300) -> dict:
+    """The first run of `job` created after `created_after`, once it has succeeded."""
+    found = poll(lambda: runs(job, tags, created_after), timeout=timeout, what=f"a {job} run to be created")
+    return wait_for_status(found[0]["runId"], {"SUCCESS"}, timeout=timeout)
+
+
+def put_object(key: str, data: bytes) -> None:
+    """Drop a file into the data bucket from inside the stack (the store is never published)."""
+    script = (
+        "import os, sys, boto3; "
+        "boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], region_name=os.environ['AWS_REGION'])"
+        ".put_object(Bucket=os.environ['DATA_BUCKET'], Key=sys.argv[1], Body=sys.stdin.buffer.read())"
+    )
+    proc = subprocess.run(
+        [DOCKER, "exec", "-i", service_container("webserver"), "python", "-c", script, key],
+        input=data, capture_output=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
+def get_object(key: str) -> bytes:
+    script = (
+        "import os, sys, boto3; sys.stdout.buffer.write("
+        "boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], region_name=os.environ['AWS_REGION'])"
+        ".get_object(Bucket=os.environ['DATA_BUCKET'], Key=sys.argv[1])['Body'].read())"
+    )
+    proc = subprocess.run(
+        [DOCKER, "exec", service_container("webserver"), "python", "-c", script, key],
+        capture_output=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+

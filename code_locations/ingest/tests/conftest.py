@@ -1,4 +1,5 @@
 import pytest
+from platform_common import ObjectStore, ParquetIOManager, Warehouse, WarehouseIOManager
 
 
 @pytest.fixture(autouse=True)
@@ -7,3 +8,23 @@ def local_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_PLATFORM_ENV", "local")
     monkeypatch.setenv("DAGSTER_PLATFORM_LOCAL_DIR", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return Warehouse(backend="duckdb", duckdb_path=str(tmp_path / "wh.duckdb"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ObjectStore(backend="local", bucket="dagster-data", local_dir=str(tmp_path / "objects"))
+
+
+@pytest.fixture
+def resources(warehouse, store):
+    return {
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "parquet_io_manager": ParquetIOManager(store=store),
+        "object_store": store,
+        "warehouse": warehouse,
+    }

@@ -1,18 +1,23 @@
+from datetime import date
+
 import dagster as dg
+import pandas as pd
 import pytest
 from platform_common import Warehouse, WarehouseIOManager
 
+from ingest import generator
 from ingest.definitions import defs
-from ingest.defs.assets import raw_jaffle_shop
 from ingest.defs.jobs import heartbeat_job
-from ingest.generator import ORDER_STATUSES, PAYMENT_METHODS, generate
 
 
 def test_definitions_load():
-    loaded = dg.Definitions.validate_loadable(defs()) or defs()
+    loaded = defs()
     keys = {k.to_user_string() for k in loaded.resolve_all_asset_keys()}
-    assert keys == {"raw/customers", "raw/orders", "raw/payments"}
+    assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments"}
     assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job", "heartbeat_job"}
+    daily = loaded.resolve_schedule_def("ingest_daily_schedule")
+    assert (daily.cron_schedule, daily.execution_timezone) == ("0 1 * * *", "UTC")
+    assert loaded.resolve_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_unknown_environment_is_named(monkeypatch):
@@ -21,59 +26,23 @@ def test_unknown_environment_is_named(monkeypatch):
         defs()
 
 
-def test_generator_is_deterministic():
-    from datetime import date
-
-    a = generate(seed=7, n_customers=20, n_orders=200, start=date(2024, 1, 1), days=10)
-    b = generate(seed=7, n_customers=20, n_orders=200, start=date(2024, 1, 1), days=10)
-    pd_testing = __import__("pandas").testing
-    pd_testing.assert_frame_equal(a.orders, b.orders)
-    pd_testing.assert_frame_equal(a.payments, b.payments)
-    assert set(a.orders["status"]) <= set(ORDER_STATUSES)
-    assert set(a.payments["payment_method"]) <= set(PAYMENT_METHODS)
-    assert a.orders["customer_id"].between(1, 20).all()
-    assert set(a.payments["order_id"]) == set(a.orders["order_id"])
-
-
-def test_materialize_writes_raw_tables(tmp_path):
-    warehouse = Warehouse(backend="duckdb", duckdb_path=str(tmp_path / "wh.duckdb"))
-    result = dg.materialize(
-        [raw_jaffle_shop],
-        resources={"io_manager": WarehouseIOManager(warehouse=warehouse)},
-        run_config={"ops": {"raw_jaffle_shop": {"config": {"n_customers": 10, "n_orders": 50, "days": 5}}}},
-    )
-    assert result.success
-    counts = warehouse.read_sql(
-        "SELECT (SELECT count(*) FROM raw.customers) AS customers,"
-        " (SELECT count(*) FROM raw.orders) AS orders,"
-        " (SELECT count(DISTINCT order_id) FROM raw.payments) AS paid_orders"
-    ).iloc[0]
-    assert (counts["customers"], counts["orders"], counts["paid_orders"]) == (10, 50, 50)
-    orders_md = result.asset_materializations_for_node("raw_jaffle_shop")[1].metadata
-    assert orders_md["dagster/row_count"].value == 50
-    assert [c.name for c in orders_md["dagster/column_schema"].schema.columns] == [
-        "order_id", "customer_id", "order_date", "status"]
+def test_generator_is_deterministic_per_day():
+    day = date(2024, 1, 5)
+    a_orders, a_payments = generator.orders_for_day(seed=7, day=day, n_orders=50, n_customers=20)
+    b_orders, b_payments = generator.orders_for_day(seed=7, day=day, n_orders=50, n_customers=20)
+    pd.testing.assert_frame_equal(a_orders, b_orders)
+    pd.testing.assert_frame_equal(a_payments, b_payments)
+    other, _ = generator.orders_for_day(seed=7, day=date(2024, 1, 6), n_orders=50, n_customers=20)
+    assert not set(other["order_id"]) & set(a_orders["order_id"])
+    assert a_orders["order_id"].min() == 20240105 * generator.ID_BLOCK + 1
+    assert set(a_orders["status"]) <= set(generator.ORDER_STATUSES)
+    assert set(a_payments["payment_method"]) <= set(generator.PAYMENT_METHODS)
+    assert a_orders["customer_id"].between(1, 20).all()
+    assert set(a_payments["order_id"]) == set(a_orders["order_id"])
+    assert (a_orders["order_date"] == pd.Timestamp(day)).all()
 
 
-def test_rerun_replaces_table_instead_of_appending(tmp_path):
-    warehouse = Warehouse(backend="duckdb", duckdb_path=str(tmp_path / "wh.duckdb"))
-    resources = {"io_manager": WarehouseIOManager(warehouse=warehouse)}
-    for n in (50, 30):
-        cfg = {"ops": {"raw_jaffle_shop": {"config": {"n_customers": 10, "n_orders": n}}}}
-        assert dg.materialize([raw_jaffle_shop], resources=resources, run_config=cfg).success
-    assert warehouse.read_sql("SELECT count(*) AS n FROM raw.orders")["n"][0] == 30
-
-
-def test_wrong_config_names_the_field():
-    with pytest.raises(dg.DagsterInvalidConfigError, match="n_orders"):
-        dg.materialize(
-            [raw_jaffle_shop],
-            resources={"io_manager": dg.mem_io_manager},
-            run_config={"ops": {"raw_jaffle_shop": {"config": {"n_orders": "many"}}}},
-        )
-
-
-def test_heartbeat_prints_and_counts(capfd):
+def test_heartbeat_prints(capfd):
     result = heartbeat_job.execute_in_process(
         run_config={"ops": {"heartbeat": {"config": {"seconds": 0, "message": "probe-xyz"}}}}
     )

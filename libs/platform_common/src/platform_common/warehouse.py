@@ -137,11 +137,34 @@ def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, 
 
     Runs on the caller's connection, so it commits or rolls back with the rows.
     """
+    if conn.dialect.name == "postgresql":
+        # Concurrent runs (a backfill) race on CREATE SCHEMA/TABLE ... IF NOT EXISTS,
+        # which Postgres does not make atomic; a transaction-scoped lock per schema
+        # makes writers to one schema take turns.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"warehouse:{schema}"})
     conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     if replace:
         conn.execute(sa.text(f'DROP TABLE IF EXISTS "{schema}"."{table}"'))
+    else:
+        existing = _columns(conn, schema, table)
+        if existing and existing != [str(c) for c in df.columns]:
+            raise dg.Failure(
+                f"table {schema}.{table} has columns {existing} but the asset now produces "
+                f"{[str(c) for c in df.columns]}; migrate the table (or drop it and backfill) first"
+            )
     columns = [sa.Column(str(name), _sql_type(df[name])) for name in df.columns]
     conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema), if_not_exists=True))
+
+
+def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = :schema AND table_name = :table ORDER BY ordinal_position"
+        ),
+        {"schema": schema, "table": table},
+    )
+    return [r[0] for r in rows]
 
 
 def insert_rows(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str) -> None:

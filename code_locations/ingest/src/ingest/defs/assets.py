@@ -1,59 +1,106 @@
+"""Raw jaffle-shop tables: customers, and daily-partitioned orders and payments."""
+
 from datetime import date
 
 import dagster as dg
+import pandas as pd
+from platform_common import ObjectStore
 from pydantic import Field
 
-from ingest.generator import generate
+from ingest import generator, landing
 
 OWNERS = ["team:ingest"]
+# Explicit timezone: a day's partition and the schedule built from it agree on midnight.
+DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC")
+BY_ORDER_DATE = {"partition_expr": "order_date"}
 
 
-class JaffleShopConfig(dg.Config):
-    """How much jaffle-shop data to generate. The same values give the same rows."""
-
-    seed: int = Field(default=42, description="random seed; same seed, same data")
+class CustomersConfig(dg.Config):
+    seed: int = Field(default=42, description="random seed; same seed, same customers")
     n_customers: int = Field(default=100, gt=0, le=10_000_000)
-    n_orders: int = Field(default=1_000, gt=0, le=50_000_000)
-    start_date: str = Field(default="2024-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$", description="first order date, YYYY-MM-DD")
-    days: int = Field(default=30, gt=0, le=3_650, description="order dates span this many days")
+
+
+@dg.asset(
+    key=["raw", "customers"],
+    group_name="raw",
+    owners=OWNERS,
+    kinds={"python", "postgres"},
+    code_version="2",
+    description="Customers of the jaffle shop, from the deterministic generator.",
+)
+def customers(config: CustomersConfig) -> pd.DataFrame:
+    return generator.customers(seed=config.seed, n_customers=config.n_customers)
+
+
+@dg.asset(
+    key=["raw", "landing"],
+    partitions_def=DAILY,
+    io_manager_key="parquet_io_manager",
+    group_name="raw",
+    owners=OWNERS,
+    kinds={"csv", "parquet", "s3"},
+    code_version="1",
+    description=(
+        "The day's landing files (landing/orders/<day>/*.csv), validated and archived as one "
+        "Parquet file per day. A bad file fails the run and names the file, line and column."
+    ),
+)
+def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore) -> pd.DataFrame:
+    day = date.fromisoformat(context.partition_key)
+    files = [o for o in object_store.list(f"{landing.PREFIX}{day.isoformat()}/") if landing.day_of(o.key) == day]
+    try:
+        frames = [landing.parse(o.key, object_store.get_bytes(o.key), day) for o in files]
+        rows = pd.concat(frames, ignore_index=True) if frames else landing.empty()
+        landing.check_unique(rows)
+    except landing.LandingFileError as exc:
+        raise dg.Failure(description=str(exc), metadata={"files": [o.key for o in files]}) from None
+    context.add_output_metadata({"files": dg.MetadataValue.json([o.key for o in files])})
+    return rows
+
+
+class DailyOrdersConfig(dg.Config):
+    seed: int = Field(default=42, description="random seed; same seed and day, same orders")
+    orders_per_day: int = Field(default=40, ge=0, lt=generator.ID_BLOCK)
+    n_customers: int = Field(default=100, gt=0, description="generated orders pick customers 1..n_customers")
 
 
 @dg.multi_asset(
     outs={
-        "customers": dg.AssetOut(
-            key=["raw", "customers"],
-            description="Customers of the jaffle shop, as generated.",
-            owners=OWNERS,
-            kinds={"python", "postgres"},
-        ),
         "orders": dg.AssetOut(
             key=["raw", "orders"],
-            description="One row per order: customer, order date and status.",
+            metadata=BY_ORDER_DATE,
             owners=OWNERS,
             kinds={"python", "postgres"},
+            description="One row per order: customer, order date and status. Partitioned by order date.",
         ),
         "payments": dg.AssetOut(
             key=["raw", "payments"],
-            description="Payments against orders; an order may be split across methods.",
+            metadata=BY_ORDER_DATE,
             owners=OWNERS,
             kinds={"python", "postgres"},
+            description="Payments against orders (an order may be split). Partitioned by order date.",
         ),
     },
+    ins={"landed": dg.AssetIn(["raw", "landing"])},
+    partitions_def=DAILY,
     group_name="raw",
-    code_version="1",
+    code_version="2",
 )
-def raw_jaffle_shop(context: dg.AssetExecutionContext, config: JaffleShopConfig):
-    shop = generate(
-        seed=config.seed,
-        n_customers=config.n_customers,
-        n_orders=config.n_orders,
-        start=date.fromisoformat(config.start_date),
-        days=config.days,
+def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersConfig, landed: pd.DataFrame):
+    day = date.fromisoformat(context.partition_key)
+    gen_orders, gen_payments = generator.orders_for_day(
+        seed=config.seed, day=day, n_orders=config.orders_per_day, n_customers=config.n_customers
     )
-    context.log.info(
-        f"generated {len(shop.customers)} customers, {len(shop.orders)} orders, "
-        f"{len(shop.payments)} payments (seed {config.seed})"
-    )
-    yield dg.Output(shop.customers, output_name="customers")
-    yield dg.Output(shop.orders, output_name="orders")
-    yield dg.Output(shop.payments, output_name="payments")
+    landed_orders = landed.drop_duplicates("order_id")
+    clash = landed_orders[landed_orders["order_id"].isin(gen_orders["order_id"])]
+    if not clash.empty:
+        row = clash.iloc[0]
+        raise dg.Failure(
+            f"{row.source_file} line {row.source_line}, column order_id: id {row.order_id} "
+            "is already used by a generated order of that day"
+        )
+    orders = pd.concat([gen_orders, landed_orders[generator.ORDER_COLUMNS]], ignore_index=True)
+    payments = pd.concat([gen_payments, landed[generator.PAYMENT_COLUMNS]], ignore_index=True)
+    context.log.info(f"{day}: {len(orders)} orders ({len(landed_orders)} from landing files), {len(payments)} payments")
+    yield dg.Output(orders, output_name="orders")
+    yield dg.Output(payments, output_name="payments")

@@ -4,10 +4,13 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from ingest.defs.assets import DAILY
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("raw"),
-    description="Generate and load the raw jaffle-shop tables.",
+    partitions_def=DAILY,
+    description="Load one day: customers, that day's landing files (archived as Parquet), orders and payments.",
 )
 
 
