@@ -44,7 +44,7 @@ def test_committed_config_is_valid(tree, capsys):
 def test_instance_uses_the_platform_parts():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert set(data["storage"]) == {"postgres"}
-    assert data["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert data["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
     assert data["run_launcher"]["class"] == "DockerRunLauncher"
     assert data["run_launcher"]["config"]["network"] == "dagster_platform"
     assert data["compute_logs"]["class"] == "S3ComputeLogManager"

@@ -1,0 +1,1 @@
+"""Platform-side extensions loaded by the webserver and daemon (never user code)."""

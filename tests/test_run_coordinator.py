@@ -1,0 +1,53 @@
+"""Every run is tagged with its code location before it is queued."""
+
+import shutil
+from pathlib import Path
+
+from dagster._core.instance.config import dagster_instance_config
+
+from dagster._core.remote_origin import (
+    GrpcServerCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.run_coordinator import SubmitRunContext
+from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test, instance_for_test
+
+from platform_services.run_coordinator import LOCATION_TAG, LocationTaggingRunCoordinator
+
+COORDINATOR = {"module": "platform_services.run_coordinator", "class": "LocationTaggingRunCoordinator"}
+
+
+def origin(location: str) -> RemoteJobOrigin:
+    code_location = GrpcServerCodeLocationOrigin(host=location, port=4000, location_name=location)
+    return RemoteJobOrigin(RemoteRepositoryOrigin(code_location, "__repository__"), "some_job")
+
+
+def submit(instance, run):
+    return instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+
+
+def test_submitted_run_is_tagged_with_its_location_and_queued():
+    with instance_for_test(overrides={"run_coordinator": COORDINATOR}) as instance:
+        assert isinstance(instance.run_coordinator, LocationTaggingRunCoordinator)
+        run = create_run_for_test(instance, job_name="some_job", remote_job_origin=origin("transform"),
+                                  status=DagsterRunStatus.NOT_STARTED)
+        queued = submit(instance, run)
+        assert queued.status == DagsterRunStatus.QUEUED
+        assert instance.get_run_by_id(run.run_id).tags[LOCATION_TAG] == "transform"
+
+
+def test_an_explicit_location_tag_is_kept():
+    with instance_for_test(overrides={"run_coordinator": COORDINATOR}) as instance:
+        run = create_run_for_test(instance, job_name="some_job", remote_job_origin=origin("ingest"),
+                                  tags={LOCATION_TAG: "ingest"}, status=DagsterRunStatus.NOT_STARTED)
+        assert submit(instance, run).tags[LOCATION_TAG] == "ingest"
+
+
+def test_limits_in_dagster_yaml_are_per_location(tmp_path):
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    limits = config["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {"key": LOCATION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 4} in limits
+    assert {"key": LOCATION_TAG, "value": "transform", "limit": 1} in limits
