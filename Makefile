@@ -9,7 +9,6 @@ DOCKER ?= docker
 COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo "$(DOCKER) compose")
 PROJECT ?= dagster-platform
 REGISTRY ?= localhost
-IMAGE_TAG ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 WEBSERVER_URL ?= http://127.0.0.1:$(or $(DAGSTER_WEBSERVER_PORT),3000)
 UV ?= uv
 
@@ -30,12 +29,13 @@ CA_BUNDLE ?=
 BUILD_ANY = DOCKER_BUILDKIT=1 $(DOCKER) build --progress=plain $(if $(CA_BUNDLE),--secret id=ca$(,)src=$(CA_BUNDLE))
 BUILD = $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/Dockerfile
 
-export REGISTRY IMAGE_TAG
-export INGEST_TAG ?= $(IMAGE_TAG)
-export TRANSFORM_TAG ?= $(IMAGE_TAG)
-export REPORTS_TAG ?= $(IMAGE_TAG)
+export REGISTRY PYTHON_IMAGE DOCKER
 export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
-DC = $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml
+# Image tags are content hashes of what each image is built from
+# (docker/scripts/deploy.py): immutable, and the same code gives the same tag.
+DEPLOY = python3 docker/scripts/deploy.py
+export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml
+DC = env $$($(DEPLOY) compose-env platform $(LOCATIONS)) $(DC_RAW)
 
 .PHONY: help
 help: ## List the targets
@@ -53,15 +53,44 @@ ifeq ($(AIRGAP),1)
 endif
 
 .PHONY: build
-build: airgap-images ## Build the platform image and one image per code location
-	$(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$(IMAGE_TAG) .
-	@for loc in $(LOCATIONS); do \
-	  ref=$(REGISTRY)/dagster-platform/$$loc:$(IMAGE_TAG); \
-	  $(BUILD) --target code-location --build-arg LOCATION=$$loc --build-arg IMAGE_REF=$$ref -t $$ref . ; \
-	done
+build: build-platform ## Build the platform image and one image per code location
+	@for loc in $(LOCATIONS); do $(MAKE) --no-print-directory build-location LOCATION=$$loc || exit 1; done
+
+.PHONY: build-platform
+build-platform: airgap-images
+	@tag=$$($(DEPLOY) content-tag platform); \
+	  $(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$$tag . && $(DEPLOY) record platform $$tag
+
+.PHONY: build-location
+build-location: check-location
+	@tag=$$($(DEPLOY) content-tag $(LOCATION)); ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
+	  $(BUILD) --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . \
+	  && $(DEPLOY) record $(LOCATION) $$tag
+
+.PHONY: check-location
+check-location:
+	@case " $(LOCATIONS) " in *" $(LOCATION) "*) ;; \
+	  *) echo "LOCATION must be one of: $(LOCATIONS) (got '$(LOCATION)')" >&2; exit 2;; esac
+
+.PHONY: deploy
+deploy: check-location ## Ship one location with no downtime for the others: make deploy LOCATION=ingest
+	@start=$$(date +%s.%N); tag=$$($(DEPLOY) content-tag $(LOCATION)); \
+	  ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
+	  $(BUILD) --quiet --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . >/dev/null \
+	  && WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) deploy $(LOCATION) $$tag $$ref $$start
+
+.PHONY: rollback
+rollback: check-location ## Return one location to its previous image: make rollback LOCATION=ingest
+	@WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) rollback $(LOCATION)
+
+.PHONY: check
+check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file and .env
+	@$(DOCKER) run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo:ro -w /repo \
+	  $(REGISTRY)/dagster-platform/platform:$$($(DEPLOY) content-tag platform) \
+	  python docker/scripts/check_config.py --root /repo
 
 .PHONY: up
-up: .env build ## Start the platform; returns when the UI answers and every location is LOADED
+up: .env check build ## Start the platform; returns when the UI answers and every location is LOADED
 	$(DC) up -d --remove-orphans
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
 	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }

@@ -20,11 +20,28 @@ QUERY = """
 """
 
 
-def locations(url: str) -> list[dict]:
-    body = json.dumps({"query": QUERY}).encode()
+RELOAD = """
+mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename
+    ... on PythonError { message } ... on RepositoryLocationNotFound { message } } }
+"""
+
+
+def graphql(url: str, query: str, **variables: object) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
     req = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        data = json.load(resp)["data"]["workspaceOrError"]
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.load(resp)["data"]
+
+
+def reload_location(url: str, name: str) -> None:
+    """Ask the webserver to reload one location from its code server."""
+    result = graphql(url, RELOAD, name=name)["reloadRepositoryLocation"]
+    if result["__typename"] not in ("WorkspaceLocationEntry",):
+        raise RuntimeError(result.get("message", result["__typename"]))
+
+
+def locations(url: str) -> list[dict]:
+    data = graphql(url, QUERY)["workspaceOrError"]
     if data["__typename"] != "Workspace":
         raise RuntimeError(data.get("message", data["__typename"]))
     return data["locationEntries"]

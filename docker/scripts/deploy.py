@@ -1,0 +1,184 @@
+"""Image tags and per-location deploys for the compose platform.
+
+    deploy.py content-tag TARGET            the immutable tag of TARGET's inputs
+    deploy.py compose-env                   NAME_TAG=... for every image, for compose
+    deploy.py record TARGET TAG             TARGET now runs TAG (its previous tag is kept)
+    deploy.py deploy LOCATION TAG           validate, swap, reload, wait; roll back on failure
+    deploy.py rollback LOCATION             return LOCATION to its previous tag
+
+TARGET is `platform` or a location name. Tags are content hashes of the files an
+image is built from, so the same code always has the same tag and a tag never
+changes meaning. State lives in .deploy/state.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from wait_ready import locations, reload_location
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".deploy" / "state.json"
+COMMON_INPUTS = ["docker/Dockerfile", ".dockerignore"]
+
+
+def inputs(target: str) -> list[str]:
+    if target == "platform":
+        return [*COMMON_INPUTS, "docker/platform", "dagster.yaml", "workspace.yaml"]
+    return [*COMMON_INPUTS, "libs", f"code_locations/{target}"]
+
+
+def content_tag(target: str) -> str:
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "--", *inputs(target)],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split()
+    digest = hashlib.sha256(os.environ.get("PYTHON_IMAGE", "").encode())
+    for rel in sorted(set(listed)):
+        path = ROOT / rel
+        if path.is_file():
+            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def load_state() -> dict:
+    return json.loads(STATE.read_text()) if STATE.exists() else {}
+
+
+def save_state(state: dict) -> None:
+    STATE.parent.mkdir(exist_ok=True)
+    tmp = STATE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    tmp.replace(STATE)
+
+
+def record(target: str, tag: str) -> None:
+    state = load_state()
+    entry = state.setdefault(target, {})
+    if entry.get("current") != tag:
+        entry["previous"], entry["current"] = entry.get("current"), tag
+    save_state(state)
+
+
+def compose_env(targets: list[str]) -> str:
+    state = load_state()
+    pairs = []
+    for target in targets:
+        tag = state.get(target, {}).get("current") or content_tag(target)
+        pairs.append(f"{target.upper()}_TAG={tag}")
+    return " ".join(pairs)
+
+
+def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, text=True, **kw)
+
+
+def compose_cmd() -> list[str]:
+    return shlex.split(os.environ["DC"])
+
+
+def swap(location: str, tag: str) -> None:
+    """Recreate only LOCATION's code server on TAG (no dependencies, nothing else)."""
+    tags = {f"{t.upper()}_TAG": e["current"] for t, e in load_state().items() if e.get("current")}
+    env = {**os.environ, **tags, f"{location.upper()}_TAG": tag}
+    sh([*compose_cmd(), "up", "-d", "--no-deps", location], env=env, check=True)
+
+
+def wait_loaded(url: str, location: str, timeout: float) -> str | None:
+    """Reload LOCATION in the webserver until it is LOADED; return its load error, if any."""
+    deadline = time.monotonic() + timeout
+    error = "not loaded"
+    while time.monotonic() < deadline:
+        try:
+            reload_location(url, location)
+            entry = {e["name"]: e for e in locations(url)}[location]
+        except Exception as exc:  # noqa: BLE001 - webserver busy or code server restarting: retry
+            error = str(exc)
+            time.sleep(2)
+            continue
+        loaded = entry["locationOrLoadError"] or {}
+        if entry["loadStatus"] == "LOADED" and loaded.get("__typename") == "RepositoryLocation":
+            return None
+        error = loaded.get("message") or entry["loadStatus"]
+        time.sleep(2)
+    return error.strip()
+
+
+def validate(image: str) -> str | None:
+    """Load the definitions in a throwaway container; return the error if they do not load."""
+    proc = sh(
+        [os.environ.get("DOCKER", "docker"), "run", "--rm", "--network", "none",
+         "-e", "DAGSTER_PLATFORM_ENV=docker", "--entrypoint", "sh", image,
+         "-c", 'dagster definitions validate -m "$DAGSTER_LOCATION_NAME.definitions"'],
+        capture_output=True,
+    )
+    return None if proc.returncode == 0 else (proc.stdout + proc.stderr)
+
+
+def deploy(location: str, tag: str, image: str, url: str, started: float) -> int:
+    previous = load_state().get(location, {}).get("current")
+    error = validate(image)
+    if error:
+        print(error[-4000:], file=sys.stderr)
+        print(f"deploy of {location}:{tag} refused: its definitions do not load (above). "
+              f"{location} keeps serving {previous or 'its current image'}.", file=sys.stderr)
+        return 1
+    record(location, tag)
+    swap(location, tag)
+    error = wait_loaded(url, location, timeout=180)
+    if error:
+        print(f"{location}:{tag} did not load: {error}", file=sys.stderr)
+        if previous and previous != tag:
+            print(f"rolling {location} back to {previous}", file=sys.stderr)
+            record(location, previous)
+            swap(location, previous)
+            wait_loaded(url, location, timeout=180)
+        return 1
+    print(f"deployed {location}:{tag} in {time.time() - started:.1f}s (previous: {previous})")
+    return 0
+
+
+def rollback(location: str, url: str) -> int:
+    entry = load_state().get(location, {})
+    previous = entry.get("previous")
+    if not previous:
+        print(f"{location} has no previous deploy to roll back to", file=sys.stderr)
+        return 1
+    record(location, previous)
+    swap(location, previous)
+    error = wait_loaded(url, location, timeout=180)
+    if error:
+        print(f"rollback of {location} to {previous} did not load: {error}", file=sys.stderr)
+        return 1
+    print(f"rolled {location} back to {previous}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    cmd, args = argv[0], argv[1:]
+    url = os.environ.get("WEBSERVER_URL", "http://127.0.0.1:3000")
+    if cmd == "content-tag":
+        print(content_tag(args[0]))
+    elif cmd == "compose-env":
+        print(compose_env(args))
+    elif cmd == "record":
+        record(args[0], args[1])
+    elif cmd == "deploy":
+        return deploy(args[0], args[1], args[2], url, float(args[3]))
+    elif cmd == "rollback":
+        return rollback(args[0], url)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,121 @@
+"""Teams deploy their location alone: no restart of the webserver or daemon,
+no interruption of other locations' runs, bad code never replaces good code.
+
+Each deploy runs `make deploy` from a copy of the repository with the change
+applied, against the same running stack, so the checkout under test is never
+modified."""
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.platform import gql, launch, poll, run_info, service_container, wait_for_status
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = f"probe_{uuid.uuid4().hex[:8]}"
+
+JOBS = """
+query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) { __typename
+  ... on Repository { jobs { name } } } }"""
+
+PROBE = f'''
+
+# --- deploy probe added by tests/e2e/test_deploy.py ---
+@dg.op
+def {MARKER}_op() -> None:
+    pass
+
+
+@dg.job(name="{MARKER}")
+def _{MARKER}_job():
+    {MARKER}_op()
+
+
+_PROBED = {{"defs": defs}}
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(_PROBED["defs"](), dg.Definitions(jobs=[_{MARKER}_job]))
+'''
+
+
+def transform_jobs() -> set[str]:
+    selector = {"repositoryLocationName": "transform", "repositoryName": "__repository__"}
+    return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"]["jobs"]}
+
+
+def copy_repo(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    for rel in [*files, ".env", ".deploy/state.json"]:
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    # deploy.py hashes the files git would track: make the copy a repository too.
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest
+
+
+def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run(["make", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A copy of the checkout whose deploy state follows the deploys of this module."""
+    return copy_repo(tmp_path_factory.mktemp("deploy") / "repo")
+
+
+def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
+    ingest_container = service_container("ingest")
+    platform = {s: service_container(s) for s in ("webserver", "daemon")}
+    long_run = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 45}}}})
+    wait_for_status(long_run, {"STARTED"})
+
+    definitions = repo / "code_locations/transform/src/transform/definitions.py"
+    definitions.write_text(definitions.read_text() + PROBE)
+    started = time.monotonic()
+    result = make(repo, "deploy", "LOCATION=transform")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(f"deploy of a code-only change took {elapsed:.1f}s")
+
+    assert MARKER in transform_jobs()
+    assert run_info(long_run)["status"] in {"STARTED", "SUCCESS"}
+    assert wait_for_status(long_run, {"SUCCESS"}, timeout=120)["status"] == "SUCCESS"
+    assert service_container("ingest") == ingest_container
+    assert {s: service_container(s) for s in platform} == platform
+
+
+def test_deploy_that_fails_to_import_keeps_the_previous_version_serving(repo):
+    definitions = repo / "code_locations/transform/src/transform/definitions.py"
+    good = definitions.read_text()
+    transform_container = service_container("transform")
+    definitions.write_text(good + f'\nraise RuntimeError("broken on purpose {MARKER}")\n')
+    try:
+        result = make(repo, "deploy", "LOCATION=transform")
+    finally:
+        definitions.write_text(good)
+    assert result.returncode != 0
+    assert f"broken on purpose {MARKER}" in result.stdout + result.stderr
+    assert "refused" in result.stderr
+    assert service_container("transform") == transform_container
+    assert MARKER in transform_jobs()
+    probe_run = launch("transform", MARKER)
+    assert wait_for_status(probe_run, {"SUCCESS"})["status"] == "SUCCESS"
+
+
+def test_rollback_restores_the_previous_definitions(repo):
+    assert MARKER in transform_jobs()
+    result = make(repo, "rollback", "LOCATION=transform")
+    assert result.returncode == 0, result.stdout + result.stderr
+    poll(lambda: MARKER not in transform_jobs(), timeout=60, what="the probe job to disappear")
+    assert "transform_job" in transform_jobs()
