@@ -45,7 +45,7 @@ def test_instance_uses_the_platform_parts():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert set(data["storage"]) == {"postgres"}
     assert data["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
-    assert data["run_launcher"]["class"] == "DockerRunLauncher"
+    assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"
     assert data["run_launcher"]["config"]["network"] == "dagster_platform"
     assert data["compute_logs"]["class"] == "S3ComputeLogManager"
     assert data["telemetry"]["enabled"] is False

@@ -1,0 +1,83 @@
+"""Dagster's DockerRunLauncher, plus what operators need from it.
+
+- A run whose container died says why: the failure carries the container's
+  exit code and last log lines (a crash at start, before any step captured its
+  logs, otherwise leaves nothing to read).
+- Finished run containers do not pile up: once a run has ended (its worker
+  uploads compute logs to the object store before it exits), its container is
+  removed after `remove_finished_after_seconds`. Checked at each launch and each
+  health check, so no extra process is needed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import docker
+from dagster import Field, IntSource
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster_docker import DockerRunLauncher
+from dagster_docker.docker_run_launcher import DOCKER_CONFIG_SCHEMA
+
+LOG_LINES = 20
+RUN_ID_LABEL = "dagster/run_id"
+
+
+class PlatformDockerRunLauncher(DockerRunLauncher):
+    def __init__(self, remove_finished_after_seconds: int = 300, **kwargs: Any):
+        self.remove_finished_after_seconds = remove_finished_after_seconds
+        super().__init__(**kwargs)
+
+    @classmethod
+    def config_type(cls):
+        return {
+            **DOCKER_CONFIG_SCHEMA,
+            "remove_finished_after_seconds": Field(
+                IntSource,
+                is_required=False,
+                default_value=300,
+                description="Remove a run's container this long after the run ended; -1 keeps them.",
+            ),
+        }
+
+    def launch_run(self, context) -> None:
+        super().launch_run(context)
+        self.remove_finished_containers()
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        result = super().check_run_worker_health(run)
+        if result.status != WorkerStatus.FAILED:
+            return result
+        container = self._get_container(run)
+        if container is None:
+            return result
+        state = container.attrs.get("State", {})
+        tail = container.logs(tail=LOG_LINES).decode(errors="replace").rstrip()
+        msg = (
+            f"Run container {container.short_id} is {container.status} "
+            f"(exit code {state.get('ExitCode')}, OOM killed: {state.get('OOMKilled')})."
+            f"\nIts last {LOG_LINES} log lines:\n{tail or '(no output)'}"
+        )
+        return CheckRunHealthResult(WorkerStatus.FAILED, msg=msg)
+
+    def remove_finished_containers(self, now: float | None = None) -> list[str]:
+        """Remove containers of runs that ended more than the configured time ago."""
+        if self.remove_finished_after_seconds < 0:
+            return []
+        now = time.time() if now is None else now
+        client = docker.client.from_env()
+        removed = []
+        for container in client.containers.list(all=True, filters={"label": RUN_ID_LABEL, "status": "exited"}):
+            record = self._instance.get_run_record_by_id(container.labels[RUN_ID_LABEL])
+            if record is not None and not record.dagster_run.is_finished:
+                continue  # the monitor still needs it to tell why the run died
+            ended = (record.end_time if record else None) or 0
+            if now - ended >= self.remove_finished_after_seconds:
+                try:
+                    container.remove()
+                    removed.append(container.id)
+                except docker.errors.APIError:
+                    pass  # already gone, or removed by another launcher
+        return removed

@@ -1,0 +1,85 @@
+"""The platform's run launcher: failure messages with logs, and container cleanup."""
+
+from types import SimpleNamespace
+
+import pytest
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test, instance_for_test
+
+from platform_services import run_launcher as module
+from platform_services.run_launcher import PlatformDockerRunLauncher
+
+
+class FakeContainer:
+    def __init__(self, run_id, status="exited", exit_code=1, logs=b""):
+        self.id = self.short_id = f"c-{run_id[:6]}"
+        self.labels = {"dagster/run_id": run_id}
+        self.status = status
+        self.attrs = {"State": {"ExitCode": exit_code, "OOMKilled": False}}
+        self._logs = logs
+        self.removed = False
+
+    def logs(self, tail):
+        return b"\n".join(self._logs.splitlines()[-tail:])
+
+    def remove(self):
+        self.removed = True
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def launcher(instance):
+    launcher = PlatformDockerRunLauncher(remove_finished_after_seconds=300, network="dagster_platform")
+    launcher.register_instance(instance)
+    return launcher
+
+
+def test_failed_container_reports_exit_code_and_last_log_lines(launcher, instance, monkeypatch):
+    run = create_run_for_test(instance, job_name="j", tags={"docker/container_id": "abc"})
+    lines = b"\n".join(f"line {i}".encode() for i in range(30)) + b"\nKeyError: 'DAGSTER_PG_PASSWORD'"
+    container = FakeContainer(run.run_id, logs=lines)
+    monkeypatch.setattr(launcher, "_get_container", lambda r: container)
+    monkeypatch.setattr(
+        module.DockerRunLauncher, "check_run_worker_health",
+        lambda self, r: CheckRunHealthResult(WorkerStatus.FAILED, msg="Container status is exited."),
+    )
+    result = launcher.check_run_worker_health(run)
+    assert result.status == WorkerStatus.FAILED
+    assert "exit code 1" in result.msg
+    assert "KeyError: 'DAGSTER_PG_PASSWORD'" in result.msg
+    assert "line 11\n" in result.msg and "line 10\n" not in result.msg  # only the last 20 lines
+
+
+def test_running_container_is_reported_unchanged(launcher, instance, monkeypatch):
+    run = create_run_for_test(instance, job_name="j")
+    monkeypatch.setattr(
+        module.DockerRunLauncher, "check_run_worker_health",
+        lambda self, r: CheckRunHealthResult(WorkerStatus.RUNNING),
+    )
+    assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+
+
+def test_only_containers_of_runs_ended_long_enough_ago_are_removed(launcher, instance, monkeypatch):
+    ended = create_run_for_test(instance, job_name="j", status=DagsterRunStatus.SUCCESS)
+    in_flight = create_run_for_test(instance, job_name="j", status=DagsterRunStatus.STARTED)
+    containers = [FakeContainer(ended.run_id), FakeContainer(in_flight.run_id)]
+    monkeypatch.setattr(module.docker.client, "from_env",
+                        lambda: SimpleNamespace(containers=SimpleNamespace(list=lambda **kw: containers)))
+    runs = {r.run_id: r for r in (ended, in_flight)}
+    monkeypatch.setattr(instance, "get_run_record_by_id", lambda run_id: SimpleNamespace(
+        dagster_run=runs[run_id], end_time=1_000.0 if run_id == ended.run_id else None))
+    assert launcher.remove_finished_containers(now=1_100.0) == []  # ended 100 s ago: kept
+    assert launcher.remove_finished_containers(now=1_301.0) == [containers[0].id]
+    assert containers[0].removed and not containers[1].removed
+
+
+def test_negative_setting_keeps_every_container(instance):
+    launcher = PlatformDockerRunLauncher(remove_finished_after_seconds=-1)
+    launcher.register_instance(instance)
+    assert launcher.remove_finished_containers() == []
