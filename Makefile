@@ -113,6 +113,28 @@ logs-tail: ## Print the last 200 log lines of every service
 ps: ## Show the services and their health
 	$(DC) ps
 
+BACKUP_DIR ?= backups
+PG = $(DC) exec -T postgres sh -c
+
+.PHONY: backup
+backup: ## Dump the instance database (run history, schedules, sensors) to backups/
+	@mkdir -p $(BACKUP_DIR)
+	@out=$(BACKUP_DIR)/dagster-$$(date -u +%Y%m%dT%H%M%SZ).sql.gz; \
+	  $(PG) 'pg_dump -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" --clean --if-exists --no-owner' | gzip >$$out.tmp \
+	  && mv $$out.tmp $$out && echo "backup written: $$out"
+
+.PHONY: restore
+restore: ## Restore the instance database: make restore BACKUP=backups/dagster-<time>.sql.gz
+	@test -s "$(BACKUP)" || { echo "BACKUP=<file> must name a backup made by make backup" >&2; exit 2; }
+	@gzip -t "$(BACKUP)" || { echo "$(BACKUP) is not a complete gzip file" >&2; exit 2; }
+	$(DC) stop webserver daemon
+	@# One transaction: a failed restore leaves the database as it was. The
+	@# webserver and daemon come back either way.
+	@status=0; gunzip -c "$(BACKUP)" | $(PG) 'psql -q -v ON_ERROR_STOP=1 --single-transaction \
+	  -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"' >/dev/null || status=$$?; \
+	  $(DC) start webserver daemon; [ $$status -eq 0 ] || { echo "restore failed; database unchanged" >&2; exit $$status; }
+	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS)
+
 .PHONY: test
 test: ## The fast suite: no Docker engine needed
 	@for project in libs/platform_common $(addprefix code_locations/,$(LOCATIONS)); do \
