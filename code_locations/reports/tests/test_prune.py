@@ -1,0 +1,132 @@
+import os
+import time
+
+import dagster as dg
+import pytest
+from pydantic import ValidationError
+
+from reports.definitions import defs
+from reports.defs.maintenance import PruneLandingConfig, day_of, prune_landing_job
+
+DAY = 24 * 3600
+OLD_ARCHIVED = ["landing/orders/2024-01-01/a.csv", "landing/orders/2024-01-01/b.csv"]
+OLD_NOT_ARCHIVED = ["landing/orders/2024-01-02/a.csv"]
+RECENT_ARCHIVED = ["landing/orders/2024-01-03/a.csv"]
+UNRECOGNISED = ["landing/README.txt"]
+ARCHIVES = ["archive/raw/landing/2024-01-01.parquet", "archive/raw/landing/2024-01-03.parquet"]
+
+
+@pytest.fixture
+def landing(object_store, tmp_path):
+    now = time.time()
+    ages = {
+        **dict.fromkeys(OLD_ARCHIVED + OLD_NOT_ARCHIVED + UNRECOGNISED, 10 * DAY),
+        **dict.fromkeys(RECENT_ARCHIVED, 1 * DAY),
+        **dict.fromkeys(ARCHIVES, 9 * DAY),
+    }
+    for key, age in ages.items():
+        object_store.put_bytes(key, b"order_id,amount\n1,100\n")
+        path = tmp_path / "objects" / "dagster-data" / key
+        os.utime(path, (now - age, now - age))
+    return object_store
+
+
+def remaining(store) -> set[str]:
+    return {o.key for o in store.list("")}
+
+
+def prune(store, raise_on_error=True, **config) -> dg.ExecuteInProcessResult:
+    return prune_landing_job.execute_in_process(
+        run_config={"ops": {"find_prune_candidates": {"config": config}}},
+        resources={"object_store": store, "mem_io_manager": dg.mem_io_manager},
+        raise_on_error=raise_on_error,
+    )
+
+
+def test_deletes_exactly_the_old_archived_files(landing):
+    before = remaining(landing)
+    result = prune(landing, older_than_days=7, dry_run=False)
+    assert result.success
+    assert remaining(landing) == before - set(OLD_ARCHIVED)
+    summary = result.output_for_node("log_prune_summary")
+    assert summary == {
+        "dry_run": False,
+        "scanned": 5,
+        "candidates": 2,
+        "deleted": 2,
+        "bytes_freed": 2 * len(b"order_id,amount\n1,100\n"),
+        "kept_recent": 1,
+        "kept_not_archived": 1,
+        "kept_unrecognised": 1,
+    }
+    [output] = [e for e in result.all_node_events if e.is_successful_output and e.node_name == "log_prune_summary"]
+    assert output.event_specific_data.metadata["deleted"].value == 2
+
+
+def test_a_larger_age_keeps_everything(landing):
+    before = remaining(landing)
+    assert prune(landing, older_than_days=11, dry_run=False).output_for_node("log_prune_summary")["deleted"] == 0
+    assert remaining(landing) == before
+
+
+def test_dry_run_deletes_nothing_and_is_the_default(landing):
+    before = remaining(landing)
+    result = prune(landing, older_than_days=7)
+    summary = result.output_for_node("log_prune_summary")
+    assert summary["dry_run"] is True
+    assert (summary["candidates"], summary["deleted"]) == (2, 0)
+    assert remaining(landing) == before
+
+
+def test_prefix_narrows_the_scan(landing):
+    result = prune(landing, older_than_days=7, dry_run=False, prefix="landing/orders/2024-01-02/")
+    assert result.output_for_node("log_prune_summary")["scanned"] == 1
+    assert set(OLD_ARCHIVED) <= remaining(landing)
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"older_than_days": 0}, "older_than_days"),
+        ({"older_than_days": -3}, "older_than_days"),
+        ({"prefix": "landing"}, "prefix"),
+        ({"prefix": "archive/"}, "prefix"),
+    ],
+)
+def test_bad_config_names_the_field(landing, config, field):
+    before = remaining(landing)
+    result = prune(landing, raise_on_error=False, **{"dry_run": False, **config})
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert failure.step_key == "find_prune_candidates"
+    assert f"validation error for PruneLandingConfig\n{field}\n" in failure.step_failure_data.error.to_string()
+    with pytest.raises(ValidationError, match=field):
+        PruneLandingConfig(**config)
+    assert remaining(landing) == before
+
+
+def test_a_wrongly_typed_value_is_rejected_before_the_run(landing):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="older_than_days"):
+        prune(landing, older_than_days="a week")
+
+
+def test_the_job_runs_from_the_definitions_with_the_local_object_store(landing):
+    job = defs().resolve_job_def("prune_landing_job")
+    result = job.execute_in_process(
+        run_config={"ops": {"find_prune_candidates": {"config": {"older_than_days": 7, "dry_run": False}}}}
+    )
+    assert result.success
+    assert not set(OLD_ARCHIVED) & remaining(landing)
+
+
+@pytest.mark.parametrize(
+    ("key", "day"),
+    [
+        ("landing/orders/2024-01-05/batch-1.csv", "2024-01-05"),
+        ("landing/orders/2024-13-05/batch-1.csv", None),
+        ("landing/orders/batch-1.csv", None),
+        ("landing/orders/2024-01-05.csv", None),
+    ],
+)
+def test_day_of(key, day):
+    assert day_of(key) == day
