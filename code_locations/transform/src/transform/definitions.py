@@ -1,17 +1,30 @@
+import os
+
 import dagster as dg
+from dagster_dbt import DbtCliResource
 from platform_common import Environment, current_environment, platform_resources
 
-from transform.defs import assets, checks, jobs
+from transform.defs import assets, checks, cohorts, jobs, sensors
+from transform.project import dbt_project
+
+# The profiles.yml target for each environment: same models, another warehouse.
+DBT_TARGETS = {Environment.LOCAL: "duckdb", Environment.DOCKER: "postgres", Environment.K8S: "postgres"}
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     env = current_environment()
+    resources = platform_resources(env)
+    if env is Environment.LOCAL:
+        # dbt runs in a subprocess that reads its DuckDB path from the environment:
+        # point it at the very file the Warehouse resource opens.
+        os.environ["DBT_DUCKDB_PATH"] = resources["warehouse"].duckdb_path
     return dg.Definitions(
-        assets=[*assets.upstream, assets.orders, assets.customers],
+        assets=[*assets.upstream, assets.dbt_models, cohorts.customer_cohorts],
         asset_checks=[checks.payments_reconcile],
         jobs=[jobs.transform_job],
-        resources=platform_resources(env),
+        sensors=[sensors.raw_data_sensor],
+        resources={**resources, "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS[env])},
         # A DuckDB file takes one writer at a time: run local steps in one process.
         executor=dg.in_process_executor if env is Environment.LOCAL else None,
     )
