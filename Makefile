@@ -146,4 +146,4 @@ test: ## The fast suite: no Docker engine needed
 
 .PHONY: e2e
 e2e: up ## Tests against the running compose stack (starts it first)
-	$(UV) run --frozen --group dev pytest -q -m e2e tests/e2e
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security

@@ -3,6 +3,11 @@
 # Production uses the official image (see docker/compose.yaml).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
+# The postgres user and group get fixed ids (the ones Debian's package picked
+# before) so USER can be numeric and existing data volumes stay readable.
+RUN groupadd --system --gid 102 postgres \
+    && useradd --system --uid 100 --gid postgres --home-dir /var/lib/postgresql \
+       --no-create-home --shell /bin/bash --comment "PostgreSQL administrator" postgres
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-15 \
@@ -12,7 +17,7 @@ RUN apt-get update \
     && chmod 1777 /var/lib/postgresql/data
 COPY docker/airgap/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
-USER postgres
+USER 100:102
 EXPOSE 5432
 ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]
 CMD ["postgres"]

@@ -93,7 +93,7 @@ def test_instance_uses_the_agreed_classes(instance) -> None:
         "dagster_k8s",
         "K8sRunLauncher",
     )
-    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert instance["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
     assert (instance["compute_logs"]["module"], instance["compute_logs"]["class"]) == (
         "dagster_aws.s3.compute_log_manager",
         "S3ComputeLogManager",

@@ -163,10 +163,13 @@ storage:
       db_name: {env: DAGSTER_PG_DB}
       port: {env: DAGSTER_PG_PORT}
 run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
+  module: platform_services.run_coordinator
+  class: LocationTaggingRunCoordinator
   config:
     max_concurrent_runs: {{ .Values.runCoordinator.maxConcurrentRuns }}
+    dequeue_interval_seconds: 1
+    dequeue_use_threads: true
+    dequeue_num_workers: 4
     {{- with .Values.runCoordinator.tagConcurrencyLimits }}
     tag_concurrency_limits:
       {{- toYaml . | nindent 6 }}
