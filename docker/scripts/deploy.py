@@ -31,7 +31,7 @@ COMMON_INPUTS = ["docker/Dockerfile", ".dockerignore"]
 
 def inputs(target: str) -> list[str]:
     if target == "platform":
-        return [*COMMON_INPUTS, "docker/platform", "dagster.yaml", "workspace.yaml"]
+        return [*COMMON_INPUTS, "libs/platform_services", "docker/platform", "dagster.yaml", "workspace.yaml"]
     return [*COMMON_INPUTS, "libs", f"code_locations/{target}"]
 
 

@@ -143,3 +143,15 @@ def test_wrong_config_type_names_the_field(resources):
             ASSETS, partition_key="2024-01-05", resources=resources,
             run_config={"ops": {"orders_and_payments": {"config": {"orders_per_day": "many"}}}},
         )
+
+
+def test_landed_order_for_an_unknown_customer_is_named(resources, store):
+    store.put_bytes(
+        "landing/orders/2024-01-05/stranger.csv",
+        f"{HEADER}\n5,4242,2024-01-05,completed,95,coupon,100\n".encode(),
+    )
+    result = run(resources, "2024-01-05", raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert ("landing/orders/2024-01-05/stranger.csv line 2, column customer_id: customer 4242 "
+            "does not exist") in str(failure.step_failure_data.error)

@@ -92,6 +92,13 @@ def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersCo
         seed=config.seed, day=day, n_orders=config.orders_per_day, n_customers=config.n_customers
     )
     landed_orders = landed.drop_duplicates("order_id")
+    unknown = landed_orders[~landed_orders["customer_id"].between(1, config.n_customers)]
+    if not unknown.empty:
+        row = unknown.iloc[0]
+        raise dg.Failure(
+            f"{row.source_file} line {row.source_line}, column customer_id: customer {row.customer_id} "
+            f"does not exist (customers are 1..{config.n_customers})"
+        )
     clash = landed_orders[landed_orders["order_id"].isin(gen_orders["order_id"])]
     if not clash.empty:
         row = clash.iloc[0]
