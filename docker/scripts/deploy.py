@@ -81,7 +81,7 @@ def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def compose_cmd() -> list[str]:
-    return shlex.split(os.environ["DC"])
+    return shlex.split(os.environ["DC_RAW"])  # the compose command, set by the Makefile
 
 
 def swap(location: str, tag: str) -> None:
@@ -131,8 +131,11 @@ def deploy(location: str, tag: str, image: str, url: str, started: float) -> int
               f"{location} keeps serving {previous or 'its current image'}.", file=sys.stderr)
         return 1
     record(location, tag)
-    swap(location, tag)
-    error = wait_loaded(url, location, timeout=180)
+    try:
+        swap(location, tag)
+        error = wait_loaded(url, location, timeout=180)
+    except subprocess.CalledProcessError as exc:
+        error = f"compose could not recreate {location}: {exc}"
     if error:
         print(f"{location}:{tag} did not load: {error}", file=sys.stderr)
         if previous and previous != tag:
