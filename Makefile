@@ -145,5 +145,9 @@ test: ## The fast suite: no Docker engine needed
 	$(UV) run --frozen --group dev pytest -q -m "not e2e"
 
 .PHONY: e2e
-e2e: up ## Tests against the running compose stack (starts it first)
-	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security
+e2e: up ## Tests against the running compose stack (starts it first), the browser tests included
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security tests/ui
+
+.PHONY: screenshot
+screenshot: ## Regenerate docs/images/asset-graph.png from the running stack (make up first)
+	$(UV) run --frozen --group dev python docker/scripts/screenshot_asset_graph.py --url $(WEBSERVER_URL) --out docs/images/asset-graph.png

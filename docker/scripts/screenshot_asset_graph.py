@@ -51,14 +51,22 @@ GRAPH_SVG = "svg:has(> foreignObject)"
 READ_GRAPH_JS = """svg => {
   const rect = el => ({x: +el.getAttribute('x'), y: +el.getAttribute('y'),
                        w: +el.getAttribute('width'), h: +el.getAttribute('height')});
-  const leafTexts = el => [...el.querySelectorAll('*')]
-      .filter(e => e.children.length === 0 && e.textContent.trim())
-      .map(e => e.textContent.trim());
+  const leaves = el => [...el.querySelectorAll('*')]
+      .filter(e => e.children.length === 0 && e.textContent.trim());
+  const shown = (fo, el) => {  // the node's name is on screen and nothing covers it
+    const r = el.getBoundingClientRect();
+    if (!(r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight)) return false;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit !== null && fo.contains(hit);
+  };
   const fos = [...svg.querySelectorAll(':scope > foreignObject')];
   return {
-    groups: fos.filter(f => f.classList.contains('group')).map(f => ({...rect(f), texts: leafTexts(f)})),
-    nodes: fos.map((f, index) => ({...rect(f), index, texts: leafTexts(f)}))
-              .filter(n => !fos[n.index].classList.contains('group') && n.texts.length),
+    groups: fos.filter(f => f.classList.contains('group'))
+               .map(f => ({...rect(f), texts: leaves(f).map(e => e.textContent.trim())})),
+    nodes: fos.map((f, index) => ({f, index})).filter(({f}) => !f.classList.contains('group'))
+              .map(({f, index}) => ({...rect(f), index, texts: leaves(f).map(e => e.textContent.trim()),
+                                     shown: leaves(f).length > 0 && shown(f, leaves(f)[0])}))
+              .filter(n => n.texts.length),
     edges: [...svg.querySelectorAll(':scope > path[marker-end]')].map(p => p.getAttribute('d')),
   };
 }"""
@@ -94,13 +102,26 @@ def _inside(px: float, py: float, r: dict) -> bool:
     return r["x"] <= px <= r["x"] + r["w"] and r["y"] <= py <= r["y"] + r["h"]
 
 
+def _label_matches(text: str, path: list[str]) -> bool:
+    """A node shows the last part of its key; zoomed out, long names are cut in
+    the middle ("orde…_status_chart")."""
+    for name in (path[-1], key_str(path)):
+        if text == name:
+            return True
+        head, ellipsis, tail = text.partition("…")
+        if ellipsis and len(head) + len(tail) < len(name) and name.startswith(head) and name.endswith(tail):
+            return True
+    return False
+
+
 def _near(ax: float, ay: float, x: float, y: float) -> bool:
     return abs(ax - x) <= ANCHOR_TOLERANCE and abs(ay - y) <= ANCHOR_TOLERANCE
 
 
 def read_graph(page, assets: list[dict]) -> dict:
     """What the page draws: {"nodes": {asset key: svg element index}, "edges": {(from, to)},
-    "unplaced": [asset keys with no node], "loose_edges": [paths not joining two nodes]}."""
+    "unplaced": [asset keys with no node], "loose_edges": [paths not joining two nodes],
+    "off_screen": [asset keys whose node is drawn but not inside the visible part]}."""
     raw = page.locator(GRAPH_SVG).first.evaluate(READ_GRAPH_JS)
     nodes: dict[str, dict] = {}
     unplaced = []
@@ -109,7 +130,7 @@ def read_graph(page, assets: list[dict]) -> dict:
         groups = [g for g in raw["groups"] if asset["groupName"] in g["texts"]]
         found = [
             n for n in raw["nodes"]
-            if (path[-1] in n["texts"] or key_str(path) in n["texts"])
+            if any(_label_matches(text, path) for text in n["texts"])
             and any(_inside(n["x"] + n["w"] / 2, n["y"] + n["h"] / 2, g) for g in groups)
         ]
         if len(found) == 1:
@@ -127,31 +148,42 @@ def read_graph(page, assets: list[dict]) -> dict:
         else:
             loose.append(d)
     return {"nodes": {k: n["index"] for k, n in nodes.items()}, "edges": edges,
-            "unplaced": unplaced, "loose_edges": loose}
+            "unplaced": unplaced, "loose_edges": loose,
+            "off_screen": sorted(k for k, n in nodes.items() if not n["shown"])}
 
 
 def dependency_edges(assets: list[dict]) -> set[tuple[str, str]]:
     return {(key_str(dep["path"]), key_str(a["assetKey"]["path"])) for a in assets for dep in a["dependencyKeys"]}
 
 
-def wait_for_graph(page, assets: list[dict], timeout: float = 60) -> dict:
-    """Poll the page until it draws a node for every asset and an edge for every
-    dependency, and its viewport has stopped zooming; fail after `timeout` seconds."""
+def wait_for_graph(page, assets: list[dict], timeout: float = 60, max_zoom_outs: int = 6) -> dict:
+    """Poll the page until it shows a node for every asset, all on screen, and an
+    edge for every dependency, and its viewport has stopped moving; fail after
+    `timeout` seconds.
+
+    The graph draws only the nodes inside its viewport, and opens at a zoom that
+    may not show them all: while the drawing is still and incomplete, zoom out
+    (the graph's own zoom-out button), at most `max_zoom_outs` times."""
     expected = dependency_edges(assets)
     deadline = time.monotonic() + timeout
-    graph, last_box = None, None
+    graph, last_box, zoom_outs = None, None, 0
     while time.monotonic() < deadline:
         if page.locator(GRAPH_SVG).count():
             graph = read_graph(page, assets)
             box = page.locator(GRAPH_SVG).first.bounding_box()
-            if not graph["unplaced"] and expected <= graph["edges"] and box == last_box:
+            complete = not graph["unplaced"] and not graph["off_screen"] and expected <= graph["edges"]
+            if box == last_box and complete:
                 return graph
+            if box == last_box and graph["nodes"] and zoom_outs < max_zoom_outs:
+                page.get_by_role("button", name="zoom_out", exact=True).click()
+                zoom_outs += 1
+                box = None
             last_box = box
         page.wait_for_timeout(250)
     raise AssertionError(
-        f"the asset graph did not render within {timeout:.0f}s: "
-        + (f"assets without a node {graph['unplaced']}, dependencies without an edge "
-           f"{sorted(expected - graph['edges'])}" if graph else "no graph svg on the page")
+        f"the asset graph did not render within {timeout:.0f}s ({zoom_outs} zoom-outs): "
+        + (f"assets without a node {graph['unplaced']}, off screen {graph['off_screen']}, dependencies "
+           f"without an edge {sorted(expected - graph['edges'])}" if graph else "no graph svg on the page")
     )
 
 
@@ -182,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         page.goto(lineage_url(url, assets))
         # The asset tree left of the graph takes a fifth of the width: fold it away.
         page.get_by_role("button", name="panel_show_right", exact=True).click()
-        graph = wait_for_graph(page, assets, timeout=args.timeout)
-        page.get_by_role("button", name="zoom_out", exact=True).click()
         graph = wait_for_graph(page, assets, timeout=args.timeout)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out))

@@ -1,7 +1,7 @@
 import pytest
 import requests
 
-from tests.e2e.platform import WEBSERVER, gql, poll
+from tests.e2e.platform import WEBSERVER, ServerError, gql, poll
 
 
 def pytest_collection_modifyitems(items):
@@ -27,7 +27,8 @@ def settled():
     """Each test starts and ends with no run in flight, so sensor-triggered runs
     of one test never overlap the next."""
     yield
-    poll(lambda: not runs_in_flight(), timeout=600, interval=2, what="the run queue to drain")
+    poll(lambda: not runs_in_flight(), timeout=600, interval=2, what="the run queue to drain",
+         transient=(ServerError, requests.ConnectionError))
 
 
 def runs_in_flight():

@@ -24,6 +24,8 @@ class GraphQLError(AssertionError):
 
 def gql(query: str, **variables: Any) -> dict:
     resp = requests.post(f"{WEBSERVER}/graphql", json={"query": query, "variables": variables}, timeout=60)
+    if resp.status_code >= 500:
+        raise ServerError(f"HTTP {resp.status_code} from {WEBSERVER}/graphql: {resp.text[:2000]}")
     if resp.status_code != 200:
         raise GraphQLError(f"HTTP {resp.status_code} from {WEBSERVER}/graphql: {resp.text[:2000]}")
     body = resp.json()
@@ -32,14 +34,28 @@ def gql(query: str, **variables: Any) -> dict:
     return body["data"]
 
 
-def poll(fn: Callable[[], T | None], *, timeout: float, interval: float = 1.0, what: str = "condition") -> T:
-    """Call fn until it returns something truthy, or fail after `timeout` seconds."""
+def poll(
+    fn: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 1.0,
+    what: str = "condition",
+    transient: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Call fn until it returns something truthy, or fail after `timeout` seconds.
+
+    Exceptions listed in `transient` (a service restarting) count as "not yet".
+    """
     deadline = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
+        try:
+            last = fn()
+        except transient as exc:
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
 
@@ -77,6 +93,10 @@ def run_info(run_id: str) -> dict:
     return run
 
 
+class ServerError(GraphQLError):
+    """The webserver answered 5xx: it (or Postgres behind it) may be restarting."""
+
+
 def wait_for_status(run_id: str, statuses: set[str], timeout: float = 240) -> dict:
     def check():
         run = run_info(run_id)
@@ -86,7 +106,8 @@ def wait_for_status(run_id: str, statuses: set[str], timeout: float = 240) -> di
             raise AssertionError(f"run {run_id} ended {run['status']}, expected {statuses}:\n{run_failure(run_id)}")
         return None
 
-    return poll(check, timeout=timeout, what=f"run {run_id} to reach {statuses}")
+    return poll(check, timeout=timeout, what=f"run {run_id} to reach {statuses}",
+                transient=(ServerError, requests.ConnectionError))
 
 
 EVENTS = """

@@ -20,6 +20,7 @@ from tests.e2e.platform import (
     poll,
     run_info,
     runs,
+    ServerError,
     service_container,
     wait_for_status,
 )
@@ -84,19 +85,23 @@ def test_max_runtime_is_honoured():
 
 
 def test_crashed_code_server_comes_back_while_others_keep_running():
-    before = service_container("transform")
+    before = service_container("reports")
     restarts = inspect(before)["RestartCount"]
     crashed_at = time.monotonic()
     host_kill(before)
-    other = launch("reports", "prune_landing_job")
+    other = heartbeat(1)  # another location launches while reports is down
     poll(lambda: inspect(before)["RestartCount"] > restarts and inspect(before)["State"]["Running"],
-         timeout=60, what="the restart policy to bring transform back")
-    poll(lambda: location_status("transform") == "LOADED", timeout=180, interval=2,
-         what="transform to be LOADED again")
+         timeout=60, what="the restart policy to bring reports back")
+    # Launching a run needs the code server's gRPC API: proof the location serves again.
+    probe = poll(lambda: launch("reports", "prune_landing_job"), timeout=180, interval=2,
+                 what="reports to accept a launch again", transient=(AssertionError, ServerError))
     recovered = time.monotonic() - crashed_at
+    assert wait_for_status(probe, {"SUCCESS"})["status"] == "SUCCESS"
+    assert location_status("reports") == "LOADED"
     assert wait_for_status(other, {"SUCCESS"})["status"] == "SUCCESS"
-    assert service_container("transform") == before  # the same container, restarted
-    FIGURES["code_server_killed"] = {"seconds_to_loaded": round(recovered, 1), "other_location_run": "SUCCESS"}
+    assert service_container("reports") == before  # the same container, restarted by its policy
+    FIGURES["code_server_killed"] = {"seconds_until_it_serves_again": round(recovered, 1),
+                                     "other_location_run": "SUCCESS", "runs_lost": 0}
 
 
 def test_runs_queued_across_a_postgres_restart_all_run_once():
@@ -104,7 +109,6 @@ def test_runs_queued_across_a_postgres_restart_all_run_once():
     queued = [heartbeat(1, tag) for _ in range(5)]
     restarted_at = time.monotonic()
     docker("restart", service_container("postgres"))
-    poll(lambda: _webserver_answers(), timeout=120, what="the webserver to answer after Postgres restarted")
     finished = [wait_for_status(r, {"SUCCESS"}, timeout=300) for r in queued]
     batch = runs("heartbeat_job", tag)
     FIGURES["postgres_restarted"] = {"seconds_to_all_done": round(time.monotonic() - restarted_at, 1),
@@ -127,13 +131,6 @@ def test_daemon_restarted_with_twenty_runs_queued_runs_each_once():
                                              "containers_per_run": sorted({len(c) for c in containers})}
     assert sorted(r["runId"] for r in batch) == sorted(queued)
     assert all(len(c) <= 1 for c in containers)  # removed after 5 min, never two
-
-
-def _webserver_answers() -> bool:
-    try:
-        return bool(gql(WORKSPACE))
-    except Exception:  # noqa: BLE001 - any failure means not yet
-        return False
 
 
 def test_backup_and_restore_bring_back_run_history():

@@ -1,0 +1,19 @@
+"""The webserver wrapper replaces a dead pooled connection instead of failing a request."""
+
+import sqlalchemy as sa
+
+from platform_services import webserver
+
+
+def test_a_connection_that_died_in_the_pool_is_replaced(tmp_path):
+    webserver.install()
+    webserver.install()  # idempotent
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=1, max_overflow=0,
+                              poolclass=sa.pool.QueuePool)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+        raw = conn.connection.dbapi_connection
+    raw.close()  # as if the server went away while the connection sat in the pool
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT 41 + 1")).scalar() == 42
+        assert conn.connection.dbapi_connection is not raw
