@@ -26,7 +26,9 @@ class TestWebserver:
         objects = render_chart(show_only=["templates/webserver.yaml"])
         c = container(objects, "Deployment", "dagster-platform-webserver")
         assert c["command"] == [
-            "dagster-webserver",
+            "python",
+            "-m",
+            "platform_services.webserver",
             "-h",
             "0.0.0.0",
             "-p",
