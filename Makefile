@@ -83,6 +83,10 @@ deploy: check-location ## Ship one location with no downtime for the others: mak
 rollback: check-location ## Return one location to its previous image: make rollback LOCATION=ingest
 	@WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) rollback $(LOCATION)
 
+.PHONY: new-location
+new-location: ## Scaffold a code location and wire it in everywhere: make new-location NAME=billing
+	@UV="$(UV)" python3 docker/scripts/new_location.py '$(NAME)'
+
 .PHONY: check
 check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file and .env
 	@$(DOCKER) run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo:ro -w /repo \
@@ -134,6 +138,11 @@ restore: ## Restore the instance database: make restore BACKUP=backups/dagster-<
 	  -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"' >/dev/null || status=$$?; \
 	  $(DC) start webserver daemon; [ $$status -eq 0 ] || { echo "restore failed; database unchanged" >&2; exit $$status; }
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS)
+
+.PHONY: dev
+dev: ## Every location in one `dagster dev` (SQLite, local files, DuckDB): no Docker
+	@for loc in $(LOCATIONS); do (cd code_locations/$$loc && $(UV) sync --frozen --group dev -q); done
+	$(UV) run --frozen --group dev python docker/scripts/dev.py --port $(or $(DEV_PORT),3000) $(LOCATIONS)
 
 .PHONY: test
 test: ## The fast suite: no Docker engine needed

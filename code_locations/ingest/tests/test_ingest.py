@@ -29,6 +29,12 @@ def run(resources, day, orders_per_day=10, raise_on_error=True):
     )
 
 
+def step_error(result) -> str:
+    """The one failed step's error, as the UI shows it."""
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    return str(failure.step_failure_data.error)
+
+
 def day_rows(warehouse, table, day):
     return warehouse.read_sql(
         f"SELECT * FROM raw.{table} WHERE order_date = CAST(:d AS TIMESTAMP) ORDER BY 1", d=day
@@ -110,8 +116,7 @@ def test_bad_landing_file_fails_naming_the_cell_and_keeps_stored_data(case, reso
     result = run(resources, "2024-01-05", orders_per_day=3, raise_on_error=False)
 
     assert not result.success
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    assert message in str(failure.step_failure_data.error)
+    assert message in step_error(result)
     pd.testing.assert_frame_equal(day_rows(warehouse, "orders", "2024-01-05"), before_orders)
     assert store.get_bytes("archive/raw/landing/2024-01-05.parquet") == before_archive
     assert store.get_bytes("landing/orders/2024-01-05/batch-1.csv") == GOOD_FILE.encode()
@@ -124,9 +129,8 @@ def test_landed_id_clashing_with_generated_id_is_named(resources, store):
     )
     result = run(resources, "2024-01-05", raise_on_error=False)
     assert not result.success
-    [failure] = [e for e in result.all_events if e.is_step_failure]
     assert ("landing/orders/2024-01-05/clash.csv line 2, column order_id: id 202401050001 "
-            "is already used by a generated order") in str(failure.step_failure_data.error)
+            "is already used by a generated order") in step_error(result)
 
 
 def test_wrong_config_names_the_field(resources):
@@ -152,6 +156,5 @@ def test_landed_order_for_an_unknown_customer_is_named(resources, store):
     )
     result = run(resources, "2024-01-05", raise_on_error=False)
     assert not result.success
-    [failure] = [e for e in result.all_events if e.is_step_failure]
     assert ("landing/orders/2024-01-05/stranger.csv line 2, column customer_id: customer 4242 "
-            "does not exist") in str(failure.step_failure_data.error)
+            "does not exist") in step_error(result)
