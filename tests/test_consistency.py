@@ -28,8 +28,9 @@ def makefile_locations() -> set[str]:
     return set(match.group(1).split())
 
 
-def test_three_locations():
-    assert folder_locations() == {"ingest", "transform", "reports"}
+def test_the_original_locations_are_there():
+    # `make new-location` adds more (docs/adding-a-location.md); these three stay.
+    assert folder_locations() >= {"ingest", "transform", "reports"}
 
 
 def test_workspace_matches_folders():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -15,6 +17,7 @@ WEBSERVER = os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000")
 DOCKER = os.environ.get("DOCKER", "docker")
 PROJECT = os.environ.get("PROJECT", "dagster-platform")
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
@@ -211,3 +214,22 @@ def get_object(key: str) -> bytes:
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
 
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the checkout (tracked and untracked-not-ignored files, .env and the
+    deploy state) to `dest`, to run make there against the same running stack."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    for rel in [*files, ".env", ".deploy/state.json"]:
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    # deploy.py hashes the files git would track: make the copy a repository too.
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest
+
+
+def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run(["make", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=1200)

@@ -5,18 +5,13 @@ Each deploy runs `make deploy` from a copy of the repository with the change
 applied, against the same running stack, so the checkout under test is never
 modified."""
 
-import os
-import shutil
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.platform import gql, launch, poll, run_info, service_container, wait_for_status
+from tests.e2e.platform import copy_repo, gql, launch, make, poll, run_info, service_container, wait_for_status
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER = f"probe_{uuid.uuid4().hex[:8]}"
 
 JOBS = """
@@ -48,24 +43,6 @@ def defs() -> dg.Definitions:
 def transform_jobs() -> set[str]:
     selector = {"repositoryLocationName": "transform", "repositoryName": "__repository__"}
     return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"]["jobs"]}
-
-
-def copy_repo(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in [*files, ".env", ".deploy/state.json"]:
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    # deploy.py hashes the files git would track: make the copy a repository too.
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
-
-
-def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    return subprocess.run(["make", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

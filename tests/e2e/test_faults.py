@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.platform import (
+    copy_repo,
+    make,
+    run_failure,
     docker,
     gql,
     inspect,
@@ -149,3 +152,32 @@ def test_backup_and_restore_bring_back_run_history():
     missing = gql("query($id: ID!) { runOrError(runId: $id) { __typename } }", id=after["runId"])
     assert missing["runOrError"]["__typename"] == "RunNotFoundError"
     FIGURES["backup_restore"] = {"backup": path, "restored_runs_found": 1, "runs_after_backup_gone": 1}
+
+
+def test_run_container_crashing_at_start_fails_with_its_last_log_lines(tmp_path):
+    """A run whose container cannot even reach Postgres (its password is blanked
+    through the location's container context) fails with the container's own
+    last log lines in the run's failure, instead of staying STARTING."""
+    context = '{"docker": {"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}'
+    broken = ('{"docker": {"env_vars": ["DAGSTER_PG_PASSWORD="], '
+              '"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}')
+    repo = copy_repo(tmp_path / "repo")
+    compose = repo / "docker/compose.yaml"
+    assert context in compose.read_text()
+    compose.write_text(compose.read_text().replace(context, broken))
+    try:
+        swapped = make(repo, "deploy", "LOCATION=reports")
+        assert swapped.returncode == 0, swapped.stdout + swapped.stderr
+        run_id = launch("reports", "prune_landing_job")
+        started = time.monotonic()
+        failed = wait_for_status(run_id, {"FAILURE"}, timeout=120)
+        detected = time.monotonic() - started
+    finally:
+        restored = make(ROOT, "deploy", "LOCATION=reports")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    failure = run_failure(run_id)
+    assert failed["status"] == "FAILURE"
+    assert "last 20 log lines" in failure, failure
+    assert "password" in failure.lower(), failure
+    FIGURES["run_container_crashed_at_start"] = {"seconds_to_failure": round(detected, 1),
+                                                "failure_has_container_logs": True}

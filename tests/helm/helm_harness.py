@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +28,11 @@ LOCATION_VALUES_DIR = HELM_DIR / "values"
 
 NAMESPACE = "dagster"
 PLATFORM_RELEASE = "dagster-platform"
-LOCATIONS = ("ingest", "transform", "reports")
+# The code locations in the Makefile's order (workspace.yaml and the platform's
+# codeLocations list them in the same order; `make new-location` appends to each).
+LOCATIONS = tuple(
+    re.search(r"^LOCATIONS := (.+)$", (REPO_ROOT / "Makefile").read_text(), re.M).group(1).split()
+)
 
 # Two ends of the supported range (Chart.yaml kubeVersion >=1.30) and the newest
 # schema kubernetes-validate ships.
