@@ -42,7 +42,7 @@ def launcher(instance):
 
 def test_failed_container_reports_exit_code_and_last_log_lines(launcher, instance, monkeypatch):
     run = create_run_for_test(instance, job_name="j", tags={"docker/container_id": "abc"})
-    lines = b"\n".join(f"line {i}".encode() for i in range(30)) + b"\nKeyError: 'DAGSTER_PG_PASSWORD'"
+    lines = b"\n".join(f"line {i}".encode() for i in range(60)) + b"\nKeyError: 'DAGSTER_PG_PASSWORD'"
     container = FakeContainer(run.run_id, logs=lines)
     monkeypatch.setattr(launcher, "_get_container", lambda r: container)
     monkeypatch.setattr(
@@ -53,7 +53,7 @@ def test_failed_container_reports_exit_code_and_last_log_lines(launcher, instanc
     assert result.status == WorkerStatus.FAILED
     assert "exit code 1" in result.msg
     assert "KeyError: 'DAGSTER_PG_PASSWORD'" in result.msg
-    assert "line 11\n" in result.msg and "line 10\n" not in result.msg  # only the last 20 lines
+    assert "line 11\n" in result.msg and "line 10\n" not in result.msg  # only the last 50 lines
 
 
 def test_running_container_is_reported_unchanged(launcher, instance, monkeypatch):
@@ -83,3 +83,13 @@ def test_negative_setting_keeps_every_container(instance):
     launcher = PlatformDockerRunLauncher(remove_finished_after_seconds=-1)
     launcher.register_instance(instance)
     assert launcher.remove_finished_containers() == []
+
+
+def test_a_run_that_never_started_gets_the_container_logs_as_debug_info(launcher, instance, monkeypatch):
+    run = create_run_for_test(instance, job_name="j", tags={"docker/container_id": "abc"})
+    container = FakeContainer(run.run_id, logs=b"psycopg2.OperationalError: fe_sendauth: no password supplied")
+    monkeypatch.setattr(launcher, "_get_container", lambda r: container)
+    info = launcher.get_run_worker_debug_info(run)
+    assert "is exited (exit code 1" in info and "no password supplied" in info
+    monkeypatch.setattr(launcher, "_get_container", lambda r: None)
+    assert launcher.get_run_worker_debug_info(run) is None

@@ -156,8 +156,9 @@ def test_backup_and_restore_bring_back_run_history():
 
 def test_run_container_crashing_at_start_fails_with_its_last_log_lines(tmp_path):
     """A run whose container cannot even reach Postgres (its password is blanked
-    through the location's container context) fails with the container's own
-    last log lines in the run's failure, instead of staying STARTING."""
+    through the location's container context) fails once the start timeout
+    (90 s) passes, with the container's own last log lines in the failure,
+    instead of staying STARTING."""
     context = '{"docker": {"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}'
     broken = ('{"docker": {"env_vars": ["DAGSTER_PG_PASSWORD="], '
               '"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}')
@@ -170,14 +171,14 @@ def test_run_container_crashing_at_start_fails_with_its_last_log_lines(tmp_path)
         assert swapped.returncode == 0, swapped.stdout + swapped.stderr
         run_id = launch("reports", "prune_landing_job")
         started = time.monotonic()
-        failed = wait_for_status(run_id, {"FAILURE"}, timeout=120)
+        failed = wait_for_status(run_id, {"FAILURE"}, timeout=240)
         detected = time.monotonic() - started
     finally:
         restored = make(ROOT, "deploy", "LOCATION=reports")
     assert restored.returncode == 0, restored.stdout + restored.stderr
     failure = run_failure(run_id)
     assert failed["status"] == "FAILURE"
-    assert "last 20 log lines" in failure, failure
-    assert "password" in failure.lower(), failure
+    assert "last 50 log lines" in failure, failure
+    assert "too many retries for DB connection" in failure, failure
     FIGURES["run_container_crashed_at_start"] = {"seconds_to_failure": round(detected, 1),
                                                 "failure_has_container_logs": True}

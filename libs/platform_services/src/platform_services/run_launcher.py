@@ -1,7 +1,7 @@
 """Dagster's DockerRunLauncher, plus what operators need from it.
 
 - A run whose container died says why: the failure carries the container's
-  exit code and last log lines (a crash at start, before any step captured its
+  exit code and last 50 log lines (a crash at start, before any step captured its
   logs, otherwise leaves nothing to read).
 - Finished run containers do not pile up: once a run has ended (its worker
   uploads compute logs to the object store before it exits), its container is
@@ -21,7 +21,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster_docker import DockerRunLauncher
 from dagster_docker.docker_run_launcher import DOCKER_CONFIG_SCHEMA
 
-LOG_LINES = 20
+LOG_LINES = 50  # a Python traceback with its chained cause fits
 RUN_ID_LABEL = "dagster/run_id"
 
 
@@ -47,20 +47,24 @@ class PlatformDockerRunLauncher(DockerRunLauncher):
         self.remove_finished_containers()
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        """A STARTED run whose container died: why, in the container's own words."""
         result = super().check_run_worker_health(run)
         if result.status != WorkerStatus.FAILED:
             return result
+        return CheckRunHealthResult(WorkerStatus.FAILED, msg=self.get_run_worker_debug_info(run) or result.msg)
+
+    def get_run_worker_debug_info(self, run: DagsterRun, *args: Any, **kwargs: Any) -> str | None:
+        """Run monitoring appends this when a run never reached STARTED (a crash at start)."""
         container = self._get_container(run)
         if container is None:
-            return result
+            return None
         state = container.attrs.get("State", {})
         tail = container.logs(tail=LOG_LINES).decode(errors="replace").rstrip()
-        msg = (
+        return (
             f"Run container {container.short_id} is {container.status} "
             f"(exit code {state.get('ExitCode')}, OOM killed: {state.get('OOMKilled')})."
             f"\nIts last {LOG_LINES} log lines:\n{tail or '(no output)'}"
         )
-        return CheckRunHealthResult(WorkerStatus.FAILED, msg=msg)
 
     def remove_finished_containers(self, now: float | None = None) -> list[str]:
         """Remove containers of runs that ended more than the configured time ago."""
