@@ -22,24 +22,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.platform import copy_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helm"))  # helm_harness, as tests/helm's own tests import it
 SCRIPT = Path("docker/scripts/new_location.py")
 NAME = "billing"
 ORIGINAL = ["ingest", "transform", "reports"]
-
-
-def copy_repo(dest: Path) -> Path:
-    """The files git would track (tracked + untracked, not ignored), as a fresh repository."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           check=True, capture_output=True, text=True).stdout.splitlines()
-    for rel in files:
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
 
 
 def clean_env() -> dict[str, str]:
@@ -72,7 +61,7 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    return copy_repo(tmp_path_factory.mktemp("pristine") / "repo")
+    return copy_repo(tmp_path_factory.mktemp("pristine") / "repo", extra=())
 
 
 @pytest.fixture(scope="module")

@@ -215,12 +215,16 @@ def get_object(key: str) -> bytes:
     return proc.stdout
 
 
-def copy_repo(dest: Path) -> Path:
-    """Copy the checkout (tracked and untracked-not-ignored files, .env and the
-    deploy state) to `dest`, to run make there against the same running stack."""
+STACK_STATE = (".env", ".deploy/state.json")
+
+
+def copy_repo(dest: Path, extra: tuple[str, ...] = STACK_STATE) -> Path:
+    """Copy the checkout (tracked and untracked-not-ignored files, plus `extra`:
+    by default .env and the deploy state, to run make there against the same
+    running stack) to `dest`, as a fresh repository."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in [*files, ".env", ".deploy/state.json"]:
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    for rel in [*files, *extra]:
         src = ROOT / rel
         if src.is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
