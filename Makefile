@@ -34,7 +34,9 @@ export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo
 # Image tags are content hashes of what each image is built from
 # (docker/scripts/deploy.py): immutable, and the same code gives the same tag.
 DEPLOY = python3 docker/scripts/deploy.py
-export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml
+# COMPOSE_OVERRIDE: extra compose files (make bench uses one for its reference profile).
+COMPOSE_OVERRIDE ?=
+export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml $(addprefix -f ,$(COMPOSE_OVERRIDE))
 DC = env $$($(DEPLOY) compose-env platform $(LOCATIONS)) $(DC_RAW)
 
 .PHONY: help
@@ -95,7 +97,7 @@ check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose
 
 .PHONY: up
 up: .env check build ## Start the platform; returns when the UI answers and every location is LOADED
-	$(DC) up -d --remove-orphans
+	@$(DC) up -d --remove-orphans || { $(DC) logs --no-color --tail=20 init; exit 1; }
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
 	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }
 	@echo "Dagster UI: $(WEBSERVER_URL)"
@@ -104,6 +106,14 @@ up: .env check build ## Start the platform; returns when the UI answers and ever
 down: ## Stop the platform and remove its run containers (data volumes are kept)
 	-@ids=$$($(DOCKER) ps -aq --filter label=dagster-platform/location); [ -z "$$ids" ] || $(DOCKER) rm -f $$ids >/dev/null
 	$(DC) down --remove-orphans
+
+.PHONY: destroy
+destroy: .env ## Stop the platform and DELETE its data volumes (run history, warehouse, objects): make destroy CONFIRM=yes
+	@[ "$(CONFIRM)" = yes ] || { echo "make destroy deletes the volumes $(PROJECT)_pgdata and $(PROJECT)_s3data; run: make destroy CONFIRM=yes" >&2; exit 2; }
+	$(MAKE) --no-print-directory down
+	@for v in $(PROJECT)_pgdata $(PROJECT)_s3data; do \
+	  if $(DOCKER) volume inspect $$v >/dev/null 2>&1; then $(DOCKER) volume rm $$v >/dev/null && echo "deleted volume $$v"; fi; \
+	done
 
 .PHONY: logs
 logs: ## Follow the logs of every service
@@ -155,7 +165,11 @@ test: ## The fast suite: no Docker engine needed
 
 .PHONY: e2e
 e2e: up ## Tests against the running compose stack (starts it first), the browser tests included
-	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security tests/ui
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security tests/ui tests/bench
+
+.PHONY: bench
+bench: up ## Benchmark Dagster's defaults against ours on the running stack: bench/results.json (docs/performance.md)
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev python bench/run.py $(BENCH_ARGS)
 
 .PHONY: screenshot
 screenshot: ## Regenerate docs/images/asset-graph.png from the running stack (make up first)

@@ -16,6 +16,12 @@ from botocore.config import Config
 from psycopg2 import sql
 
 DEADLINE_SECONDS = 120
+# The compose project is dagster-platform (Makefile PROJECT), so this is its Postgres volume.
+VOLUME = "dagster-platform_pgdata"
+
+
+class Fatal(Exception):
+    """A failure that waiting will not fix: stop at once with the reason."""
 
 
 def require(name: str) -> str:
@@ -30,7 +36,9 @@ def retry(what: str, fn):
     while True:
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - any failure is retried until the deadline
+        except Fatal as exc:
+            sys.exit(f"init: {what} failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried until the deadline
             if time.monotonic() > deadline:
                 sys.exit(f"init: {what} still failing after {DEADLINE_SECONDS}s: {exc}")
             time.sleep(1)
@@ -40,13 +48,26 @@ def ensure_warehouse() -> None:
     warehouse = require("WAREHOUSE_DB")
 
     def connect():
-        return psycopg2.connect(
-            host=require("DAGSTER_PG_HOST"),
-            port=int(os.environ.get("DAGSTER_PG_PORT", "5432")),
-            user=require("DAGSTER_PG_USER"),
-            password=require("DAGSTER_PG_PASSWORD"),
-            dbname=require("DAGSTER_PG_DB"),
-        )
+        try:
+            return psycopg2.connect(
+                host=require("DAGSTER_PG_HOST"),
+                port=int(os.environ.get("DAGSTER_PG_PORT", "5432")),
+                user=require("DAGSTER_PG_USER"),
+                password=require("DAGSTER_PG_PASSWORD"),
+                dbname=require("DAGSTER_PG_DB"),
+            )
+        except psycopg2.OperationalError as exc:
+            if "password authentication failed" in str(exc):
+                # Postgres only reads POSTGRES_PASSWORD when it creates an empty data
+                # volume; a later .env (a fresh clone, a deleted .env) does not change it.
+                raise Fatal(
+                    f"Postgres rejected the password for user {os.environ['DAGSTER_PG_USER']!r}. "
+                    f"The data volume {VOLUME} was created with another POSTGRES_PASSWORD "
+                    "than the one in .env now. Put the original password back in .env, "
+                    f"or start empty with `make destroy CONFIRM=yes` (deletes {VOLUME} "
+                    "and all run history and warehouse data)."
+                ) from exc
+            raise
 
     conn = retry("connecting to Postgres", connect)
     conn.autocommit = True
