@@ -1,11 +1,10 @@
 """Materialize ingest in process with local resources and check the data."""
 
-import io
-
 import dagster as dg
 import pandas as pd
 import pydantic
 import pytest
+from platform_common.parquet import read_parquet_bytes
 
 from ingest.defs.assets import customers, landing_files, orders_and_payments
 from ingest.landing import COLUMNS
@@ -51,7 +50,7 @@ def test_partition_loads_generated_and_landed_rows(resources, warehouse, store):
     assert landed.loc[1, "customer_id"] == 7 and landed.loc[2, "status"] == "returned"
     assert payments[payments["order_id"] == 1]["amount_cents"].sum() == 1250
     assert warehouse.read_sql("SELECT count(*) AS n FROM raw.customers")["n"][0] == 100
-    archive = pd.read_parquet(io.BytesIO(store.get_bytes("archive/raw/landing/2024-01-05.parquet")))
+    archive = read_parquet_bytes(store.get_bytes("archive/raw/landing/2024-01-05.parquet"))
     assert archive["payment_id"].tolist() == [11, 12, 13]
     assert archive["source_file"].unique().tolist() == ["landing/orders/2024-01-05/batch-1.csv"]
 
@@ -67,7 +66,7 @@ def test_rerunning_a_partition_replaces_exactly_that_partition(resources, wareho
 
 def test_day_with_no_landing_files_archives_an_empty_file(resources, store):
     assert run(resources, "2024-01-07").success
-    archive = pd.read_parquet(io.BytesIO(store.get_bytes("archive/raw/landing/2024-01-07.parquet")))
+    archive = read_parquet_bytes(store.get_bytes("archive/raw/landing/2024-01-07.parquet"))
     assert archive.empty and list(archive.columns)[: len(COLUMNS)] == COLUMNS
 
 
@@ -158,3 +157,29 @@ def test_landed_order_for_an_unknown_customer_is_named(resources, store):
     assert not result.success
     assert ("landing/orders/2024-01-05/stranger.csv line 2, column customer_id: customer 4242 "
             "does not exist") in step_error(result)
+
+
+def run_range(resources, first, last, orders_per_day=10):
+    """One run over the days first..last, as `make bench` and operators launch them."""
+    job = dg.Definitions(
+        assets=ASSETS, resources=resources, jobs=[dg.define_asset_job("range_job", selection=ASSETS)]
+    ).resolve_job_def("range_job")
+    return job.execute_in_process(
+        run_config={"ops": {"orders_and_payments": {"config": {"orders_per_day": orders_per_day}}}},
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def test_one_run_over_a_range_of_days_loads_and_archives_each_day(resources, warehouse, store):
+    store.put_bytes("landing/orders/2024-01-05/batch-1.csv", GOOD_FILE.encode())
+    assert run(resources, "2024-01-08", orders_per_day=3).success  # outside the range: kept
+    assert run_range(resources, "2024-01-04", "2024-01-06", orders_per_day=10).success
+    for day, expected in (("2024-01-04", 10), ("2024-01-05", 12), ("2024-01-06", 10), ("2024-01-08", 3)):
+        assert len(day_rows(warehouse, "orders", day)) == expected, day
+    for day, landed in (("2024-01-04", []), ("2024-01-05", [11, 12, 13]), ("2024-01-06", [])):
+        archive = read_parquet_bytes(store.get_bytes(f"archive/raw/landing/{day}.parquet"))
+        assert archive["payment_id"].tolist() == landed, day
+    # Re-running the range with fewer orders replaces exactly those days.
+    assert run_range(resources, "2024-01-04", "2024-01-06", orders_per_day=0).success
+    assert warehouse.read_sql("SELECT count(*) AS n FROM raw.orders")["n"][0] == 2 + 3

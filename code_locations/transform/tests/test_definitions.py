@@ -92,3 +92,25 @@ def test_the_manifest_was_prepared_by_prepare_sh_for_the_images_target():
     assert models == {"stg_customers": "staging", "stg_orders": "staging", "stg_payments": "staging",
                       "orders": "marts", "customers": "marts"}
     assert "dbt parse" in (LOCATION_DIR / "prepare.sh").read_text()
+
+
+def test_orders_frame_takes_what_either_driver_returns():
+    """Postgres (psycopg2) returns object dates or nullable ints; DuckDB datetime64 and int64.
+    Both reach Polars without pyarrow, which the images leave out."""
+    import datetime as dt
+
+    import pandas as pd
+    import polars as pl
+
+    from transform.defs.cohorts import orders_frame
+
+    postgres_like = pd.DataFrame({
+        "customer_id": pd.array([7, 8], dtype="Int64"),
+        "order_date": [dt.datetime(2024, 1, 5, 0, 0), dt.datetime(2024, 1, 6, 12, 0)],
+    }).astype({"order_date": object})
+    duckdb_like = pd.DataFrame({"customer_id": [7, 8], "order_date": pd.to_datetime(["2024-01-05 00:00", "2024-01-06 12:00"])})
+    for frame in (postgres_like, duckdb_like):
+        orders = orders_frame(frame)
+        assert orders.schema == {"customer_id": pl.Int64, "order_date": pl.Datetime("us")}
+        assert orders["customer_id"].to_list() == [7, 8]
+        assert orders["order_date"].to_list() == [dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 6, 12)]

@@ -1,11 +1,10 @@
-import io
-
 import dagster as dg
 import pandas as pd
 import pytest
 from moto import mock_aws
 
 from platform_common import ObjectStore, ParquetIOManager
+from platform_common.parquet import read_parquet_bytes
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -62,6 +61,6 @@ def test_parquet_io_manager_one_file_per_partition(store):
                               resources={"parquet": ParquetIOManager(store=store)}).success
     keys = [o.key for o in store.list("archive/")]
     assert keys == ["archive/raw/archive/2024-01-01.parquet", "archive/raw/archive/2024-01-02.parquet"]
-    back = pd.read_parquet(io.BytesIO(store.get_bytes(keys[1])))
+    back = read_parquet_bytes(store.get_bytes(keys[1]))
     assert back.to_dict("records") == [{"day": "2024-01-02", "n": 1}]
     assert b"pickle" not in store.get_bytes(keys[0])

@@ -1,6 +1,11 @@
 """Shared building blocks for the platform's code locations."""
 
-from platform_common.environment import Environment, current_environment, platform_resources
+from platform_common.environment import (
+    Environment,
+    current_environment,
+    platform_resources,
+    sensor_interval_seconds,
+)
 from platform_common.objectstore import ObjectInfo, ObjectStore
 from platform_common.parquet import ParquetIOManager
 from platform_common.warehouse import Warehouse, WarehouseIOManager
@@ -14,4 +19,5 @@ __all__ = [
     "WarehouseIOManager",
     "current_environment",
     "platform_resources",
+    "sensor_interval_seconds",
 ]

@@ -36,6 +36,7 @@ def customers(config: CustomersConfig) -> pd.DataFrame:
     key=["raw", "landing"],
     partitions_def=DAILY,
     io_manager_key="parquet_io_manager",
+    metadata=BY_ORDER_DATE,
     group_name="raw",
     owners=OWNERS,
     kinds={"csv", "parquet", "s3"},
@@ -46,14 +47,19 @@ def customers(config: CustomersConfig) -> pd.DataFrame:
     ),
 )
 def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore) -> pd.DataFrame:
-    day = date.fromisoformat(context.partition_key)
-    files = [o for o in object_store.list(f"{landing.PREFIX}{day.isoformat()}/") if landing.day_of(o.key) == day]
+    files, days = [], []
     try:
-        frames = [landing.parse(o.key, object_store.get_bytes(o.key), day) for o in files]
-        rows = pd.concat(frames, ignore_index=True) if frames else landing.empty()
-        landing.check_unique(rows)
+        # One day, or a range of days in one run (the IO manager writes one file per day).
+        for partition_key in context.partition_keys:
+            day = date.fromisoformat(partition_key)
+            day_files = [o for o in object_store.list(f"{landing.PREFIX}{day.isoformat()}/") if landing.day_of(o.key) == day]
+            files += day_files
+            frames = [landing.parse(o.key, object_store.get_bytes(o.key), day) for o in day_files]
+            days.append(pd.concat(frames, ignore_index=True) if frames else landing.empty())
+            landing.check_unique(days[-1])
     except landing.LandingFileError as exc:
         raise dg.Failure(description=str(exc), metadata={"files": [o.key for o in files]}) from None
+    rows = pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
     context.add_output_metadata({"files": dg.MetadataValue.json([o.key for o in files])})
     return rows
 
@@ -87,10 +93,17 @@ class DailyOrdersConfig(dg.Config):
     code_version="2",
 )
 def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersConfig, landed: pd.DataFrame):
-    day = date.fromisoformat(context.partition_key)
-    gen_orders, gen_payments = generator.orders_for_day(
-        seed=config.seed, day=day, n_orders=config.orders_per_day, n_customers=config.n_customers
-    )
+    # One day, or a range of days in one run (the warehouse IO manager replaces them all).
+    generated = [
+        generator.orders_for_day(
+            seed=config.seed, day=date.fromisoformat(key), n_orders=config.orders_per_day, n_customers=config.n_customers
+        )
+        for key in context.partition_keys
+    ]
+    gen_orders = pd.concat([o for o, _ in generated], ignore_index=True) if len(generated) > 1 else generated[0][0]
+    gen_payments = pd.concat([p for _, p in generated], ignore_index=True) if len(generated) > 1 else generated[0][1]
+    days = context.partition_key_range
+    day = days.start if days.start == days.end else f"{days.start}..{days.end}"
     landed_orders = landed.drop_duplicates("order_id")
     unknown = landed_orders[~landed_orders["customer_id"].between(1, config.n_customers)]
     if not unknown.empty:

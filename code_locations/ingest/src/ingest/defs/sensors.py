@@ -1,6 +1,7 @@
 from datetime import datetime, timezone
 
 import dagster as dg
+from platform_common import sensor_interval_seconds
 from platform_common import ObjectStore
 
 from ingest import landing
@@ -10,7 +11,7 @@ from ingest.defs.jobs import ingest_job
 
 @dg.sensor(
     job=ingest_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="One ingest run per new landing file, for the file's day. A file already seen never runs again.",
 )

@@ -1,4 +1,5 @@
 import dagster as dg
+from platform_common import sensor_interval_seconds
 
 from reports.defs.assets import MONTHLY
 from reports.defs.jobs import reports_job
@@ -22,7 +23,7 @@ UPSTREAM_RUN_TAG = "reports/transform_run_id"
     monitored_jobs=[TRANSFORM_JOB],
     request_job=reports_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=sensor_interval_seconds(),
 )
 def reports_after_transform(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     upstream_run_id = context.dagster_run.run_id

@@ -54,6 +54,19 @@ def matrix_markdown(long: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def orders_frame(frame: pd.DataFrame) -> pl.DataFrame:
+    """pandas → Polars through NumPy. pl.from_pandas needs pyarrow (left out of the
+    images) for anything but plain NumPy columns, and drivers differ: Postgres gives
+    object dates or nullable ints where DuckDB gives datetime64 and int64."""
+    dates = pd.to_datetime(frame["order_date"])
+    if dates.dt.tz is not None:
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pl.DataFrame({
+        "customer_id": pl.Series(frame["customer_id"].to_numpy(dtype="int64")),
+        "order_date": pl.Series(dates.to_numpy(dtype="datetime64[us]")),
+    })
+
+
 @dg.asset(
     key=["marts", "customer_cohorts"],
     deps=[MARTS_ORDERS],
@@ -67,10 +80,8 @@ def matrix_markdown(long: pl.DataFrame) -> str:
     ),
 )
 def customer_cohorts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pd.DataFrame:
-    orders = pl.from_pandas(
-        warehouse.read_sql("SELECT customer_id, order_date FROM marts.orders"),
-        schema_overrides={"customer_id": pl.Int64, "order_date": pl.Datetime("us")},
-    )
+    orders = orders_frame(warehouse.read_sql("SELECT customer_id, order_date FROM marts.orders"))
     long = retention(orders)
     context.add_output_metadata({"retention_matrix": dg.MetadataValue.md(matrix_markdown(long))})
-    return long.to_pandas()
+    # Column by column through NumPy: DataFrame.to_pandas() needs pyarrow, which the images leave out.
+    return pd.DataFrame({name: long[name].to_numpy() for name in long.columns})

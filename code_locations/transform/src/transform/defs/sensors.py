@@ -3,6 +3,7 @@
 from collections import defaultdict
 
 import dagster as dg
+from platform_common import sensor_interval_seconds
 
 from transform.defs.assets import RAW_ORDERS, RAW_PAYMENTS
 from transform.defs.jobs import transform_job
@@ -20,7 +21,7 @@ def _run_key(run_id: str, first_storage_id: int) -> str:
     monitored_assets=[RAW_ORDERS, RAW_PAYMENTS],
     job=transform_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=sensor_interval_seconds(),
     description=(
         "One transform_job run per ingest run that materialized raw/orders or raw/payments "
         "(any number of partitions), started once that ingest run has finished."
