@@ -122,3 +122,33 @@ def test_env_file_line_without_equals_is_named(tree, capsys):
     code, err = run_check(tree, capsys)
     assert code == 1
     assert ".env:" in err and "expected NAME=value" in err
+
+
+def test_daemon_runs_the_retention_wrapper_with_its_settings():
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    daemon = compose["services"]["daemon"]
+    assert daemon["command"] == ["python", "-m", "platform_services.daemon", "run",
+                                 "-w", "/opt/dagster/dagster_home/workspace.yaml"]
+    assert daemon["healthcheck"]["test"] == ["CMD", "dagster-daemon", "liveness-check"]
+    assert daemon["environment"] == {
+        **compose["x-platform-env"],
+        "DAGSTER_RUN_RETENTION_DAYS": "${DAGSTER_RUN_RETENTION_DAYS:-90}",
+        "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "${DAGSTER_RUN_RETENTION_INTERVAL_SECONDS:-3600}",
+    }
+    example = check_config.read_env_file(ROOT / ".env.example")
+    assert (example["DAGSTER_RUN_RETENTION_DAYS"], example["DAGSTER_RUN_RETENTION_INTERVAL_SECONDS"]) == ("90", "3600")
+
+
+@pytest.mark.parametrize(("line", "bad"), [
+    ("DAGSTER_RUN_RETENTION_DAYS=ninety", "DAGSTER_RUN_RETENTION_DAYS='ninety'"),
+    ("DAGSTER_RUN_RETENTION_DAYS=-7", "DAGSTER_RUN_RETENTION_DAYS='-7'"),
+    ("DAGSTER_RUN_RETENTION_INTERVAL_SECONDS=0", "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS='0'"),
+])
+def test_malformed_run_retention_is_named(tree, capsys, line, bad):
+    env = tree / ".env"
+    name = line.split("=")[0]
+    lines = [line if row.startswith(f"{name}=") else row for row in env.read_text().splitlines()]
+    env.write_text("\n".join(lines) + "\n")
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert f".env: {bad} is not valid: expected " in err

@@ -1,8 +1,9 @@
 """`make check`: validate the platform's config before anything starts.
 
 Checks dagster.yaml and workspace.yaml with Dagster's own schemas (including
-each configured class's own config), the compose file's security rules, and
-that every variable the compose file requires is set. Every message names the
+each configured class's own config), the compose file's security rules, that
+every variable the compose file requires is set, and that the optional
+run-retention variables hold what the daemon accepts. Every message names the
 file and the key. Exit status 1 when anything is wrong.
 """
 
@@ -156,6 +157,17 @@ def check_compose(path: Path, env: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def check_retention(env_file: Path, env: Mapping[str, str]) -> list[str]:
+    """The daemon refuses to start on a bad DAGSTER_RUN_RETENTION_* value; say so now."""
+    from platform_services.retention import RetentionConfigError, settings_from_env
+
+    try:
+        settings_from_env(env)
+    except RetentionConfigError as exc:
+        return [f"{env_file}: {exc}"]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
@@ -180,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     problems += check_instance(root / "dagster.yaml", platform_env)
     problems += check_workspace(root / "workspace.yaml")
     problems += check_compose(root / "docker/compose.yaml", env)
+    problems += check_retention(env_file, env)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:

@@ -108,7 +108,9 @@ class TestDaemon:
         assert d["spec"]["strategy"] == {"type": "Recreate"}
         c = pod_spec(d)["containers"][0]
         assert c["command"] == [
-            "dagster-daemon",
+            "python",
+            "-m",
+            "platform_services.daemon",
             "run",
             "-w",
             "/opt/dagster/dagster_home/workspace.yaml",
@@ -117,6 +119,48 @@ class TestDaemon:
             "dagster-daemon",
             "liveness-check",
         ]
+
+    def test_run_retention_settings_reach_the_daemon(self) -> None:
+        def retention_env(values):
+            c = container(
+                render_chart(values, show_only=["templates/daemon.yaml"]),
+                "Deployment",
+                "dagster-platform-daemon",
+            )
+            return {
+                e["name"]: e["value"]
+                for e in c["env"]
+                if e["name"].startswith("DAGSTER_RUN_RETENTION_")
+            }
+
+        assert retention_env({}) == {
+            "DAGSTER_RUN_RETENTION_DAYS": "90",
+            "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "3600",
+        }
+        assert retention_env(
+            {"runRetention": {"days": 0, "intervalSeconds": 600}}
+        ) == {
+            "DAGSTER_RUN_RETENTION_DAYS": "0",
+            "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "600",
+        }
+
+    def test_rendered_retention_settings_pass_the_daemons_own_check(self) -> None:
+        from platform_services.retention import RetentionSettings, settings_from_env
+
+        c = container(render_chart(), "Deployment", "dagster-platform-daemon")
+        env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+        assert settings_from_env(env) == RetentionSettings(
+            days=90, interval_seconds=3600
+        )
+
+    def test_only_the_daemon_gets_the_retention_settings(self) -> None:
+        objects = render_chart()
+        shared = find(objects, "ConfigMap", "dagster-platform-env")["data"]
+        assert not any(k.startswith("DAGSTER_RUN_RETENTION_") for k in shared)
+        web = container(objects, "Deployment", "dagster-platform-webserver")
+        assert not any(
+            e["name"].startswith("DAGSTER_RUN_RETENTION_") for e in web["env"]
+        )
 
     def test_uses_run_launcher_service_account(self) -> None:
         objects = render_chart()

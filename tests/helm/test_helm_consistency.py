@@ -96,3 +96,5 @@ def test_helm_instance_matches_compose_instance_where_it_should() -> None:
         == compose_instance["telemetry"]
         == {"enabled": False}
     )
+    # Tick history is purged the same way under both.
+    assert helm_instance["retention"] == compose_instance["retention"]

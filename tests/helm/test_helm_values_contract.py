@@ -31,6 +31,9 @@ class TestPlatformSchema:
                 "/codeLocations/0/port",
             ),
             ({"daemon": {"replicas": 1.5}}, "/daemon/replicas"),
+            ({"runRetention": {"days": "ninety"}}, "/runRetention/days"),
+            ({"runRetention": {"days": -1}}, "/runRetention/days"),
+            ({"runRetention": {"intervalSeconds": 0}}, "/runRetention/intervalSeconds"),
         ],
     )
     def test_rejects_wrong_type(self, platform_chart, values, key) -> None:
@@ -43,6 +46,7 @@ class TestPlatformSchema:
             ({"webservr": {}}, "webservr"),
             ({"postgres": {"passwrd": "x"}}, "passwrd"),
             ({"s3": {"bucket": "x"}}, "bucket"),
+            ({"runRetention": {"day": 30}}, "day"),
             (
                 {
                     "codeLocations": [

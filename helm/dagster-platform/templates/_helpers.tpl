@@ -234,6 +234,16 @@ run_monitoring:
   enabled: {{ .Values.runMonitoring.enabled }}
   start_timeout_seconds: {{ .Values.runMonitoring.startTimeoutSeconds }}
   max_resume_run_attempts: {{ .Values.runMonitoring.maxResumeRunAttempts }}
+# Tick history, as in the compose dagster.yaml (Dagster keeps most ticks forever).
+# Run history: runRetention, applied by the daemon (platform_services.daemon).
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 7
+      failure: 30
+      success: 90
 telemetry:
   enabled: false
 {{- end -}}
