@@ -237,3 +237,30 @@ def copy_repo(dest: Path, extra: tuple[str, ...] = STACK_STATE) -> Path:
 def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     return subprocess.run(["make", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
+
+
+PROBE_JOB = """
+
+# --- a code-only change, appended by {who} ---
+@dg.op
+def {marker}_op() -> None:
+    pass
+
+
+@dg.job(name="{marker}")
+def _{marker}_job():
+    {marker}_op()
+
+
+_PROBED = {{"defs": defs}}
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(_PROBED["defs"](), dg.Definitions(jobs=[_{marker}_job]))
+"""
+
+
+def probe_job_code(marker: str, who: str) -> str:
+    """Python to append to a location's definitions.py: one more job, named `marker`."""
+    return PROBE_JOB.format(marker=marker, who=who)

@@ -10,7 +10,17 @@ import uuid
 
 import pytest
 
-from tests.e2e.platform import copy_repo, gql, launch, make, poll, run_info, service_container, wait_for_status
+from tests.e2e.platform import (
+    copy_repo,
+    gql,
+    launch,
+    make,
+    poll,
+    probe_job_code,
+    run_info,
+    service_container,
+    wait_for_status,
+)
 
 MARKER = f"probe_{uuid.uuid4().hex[:8]}"
 
@@ -18,26 +28,7 @@ JOBS = """
 query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) { __typename
   ... on Repository { jobs { name } } } }"""
 
-PROBE = f'''
-
-# --- deploy probe added by tests/e2e/test_deploy.py ---
-@dg.op
-def {MARKER}_op() -> None:
-    pass
-
-
-@dg.job(name="{MARKER}")
-def _{MARKER}_job():
-    {MARKER}_op()
-
-
-_PROBED = {{"defs": defs}}
-
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions.merge(_PROBED["defs"](), dg.Definitions(jobs=[_{MARKER}_job]))
-'''
+PROBE = probe_job_code(MARKER, "tests/e2e/test_deploy.py")
 
 
 def transform_jobs() -> set[str]:

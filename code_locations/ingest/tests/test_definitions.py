@@ -13,8 +13,8 @@ from ingest.defs.jobs import heartbeat_job
 def test_definitions_load():
     loaded = defs()
     keys = {k.to_user_string() for k in loaded.resolve_all_asset_keys()}
-    assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments"}
-    assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job", "heartbeat_job"}
+    assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments", "platform/probe"}
+    assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job", "heartbeat_job", "probe_job"}
     daily = loaded.resolve_schedule_def("ingest_daily_schedule")
     assert (daily.cron_schedule, daily.execution_timezone) == ("0 1 * * *", "UTC")
     assert loaded.resolve_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.RUNNING
@@ -67,3 +67,13 @@ def test_op_outputs_are_refused_by_the_warehouse_io_manager(tmp_path):
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "stores asset outputs only; output 'result' of op 'not_an_asset'" in str(failure.step_failure_data.error)
+
+
+def test_probe_job_materializes_its_one_asset_in_one_process():
+    instance = dg.DagsterInstance.ephemeral()
+    job = defs().resolve_job_def("probe_job")
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    assert [m.asset_key for m in result.get_asset_materialization_events()] == [dg.AssetKey(["platform", "probe"])]
+    # The job's own run config picks the in-process executor: no step subprocess.
+    assert job.run_config == {"execution": {"config": {"in_process": {}}}}

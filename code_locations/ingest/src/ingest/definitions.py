@@ -9,8 +9,8 @@ def defs() -> dg.Definitions:
     env = current_environment()
     resources = platform_resources(env)
     return dg.Definitions(
-        assets=[assets.customers, assets.landing_files, assets.orders_and_payments],
-        jobs=[jobs.ingest_job, jobs.heartbeat_job],
+        assets=[assets.customers, assets.landing_files, assets.orders_and_payments, jobs.probe],
+        jobs=[jobs.ingest_job, jobs.heartbeat_job, jobs.probe_job],
         schedules=[schedules.ingest_daily_schedule, schedules.heartbeat_schedule],
         sensors=[sensors.landing_sensor],
         resources={**resources, "parquet_io_manager": ParquetIOManager(store=resources["object_store"])},

@@ -1,0 +1,525 @@
+"""`make bench`: run launch latency, burst, sensor latency, deploy time, footprint
+and the data pipeline at scale, on the running compose stack, for two profiles:
+
+- reference: Dagster's defaults as the official deploy_docker example configures
+  them (bench/profiles/reference.yaml, sensors at Dagster's 30 s default, the
+  default multiprocess executor), on the same images;
+- tuned: ours (dagster.yaml, the code as shipped).
+
+Profiles alternate round by round in one invocation. Writes bench/results.json
+and bench/results.md (the table, also printed). The stack is left on `tuned`.
+
+It replaces warehouse data for its own days (BENCH_DAY and after) and puts them
+back to empty afterwards: run it on a development or benchmark stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
+    DOCKER,
+    PROJECT,
+    TERMINAL,
+    ServerError,
+    copy_repo,
+    gql,
+    launch,
+    make,
+    poll,
+    probe_job_code,
+    run_info,
+    runs,
+    wait_for_status,
+)
+
+PROFILES = ("reference", "tuned")
+OVERRIDE = "bench/compose.reference.yaml"
+LOCATIONS = ("ingest", "transform", "reports")
+# Runs config per profile: the reference uses Dagster's default executor for
+# the probe (multiprocess); ours runs one-step jobs in process.
+PROBE_CONFIG = {"reference": {"execution": {"config": {"multiprocess": {}}}}, "tuned": {}}
+BENCH_DAY = date(2025, 1, 1)  # the benchmark's own partitions start here
+ORDERS_PER_DAY_MAX = 9_999  # ingest's generator: ids are yyyymmdd * 10_000 + n
+TRANSIENT = (ServerError, requests.ConnectionError)
+IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
+
+
+def stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "min": round(min(values), 2), "median": round(statistics.median(values), 2),
+            "max": round(max(values), 2)}
+
+
+# --- the stack -----------------------------------------------------------------
+
+def run_make(*args: str) -> float:
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    proc = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"make {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+def runs_in_flight() -> list:
+    query = "query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results { runId } } } }"
+    return gql(query, f={"statuses": IN_FLIGHT})["runsOrError"]["results"]
+
+
+def drain(timeout: float = 1800) -> None:
+    poll(lambda: not runs_in_flight(), timeout=timeout, interval=1, what="the run queue to drain", transient=TRANSIENT)
+
+
+INSTANCE = "{ instance { info daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+
+
+def apply_profile(profile: str) -> None:
+    """Recreate the services whose config differs, and wait until the daemons run it."""
+    drain()
+    log(f"profile {profile}: make up")
+    run_make("up", *([f"COMPOSE_OVERRIDE={OVERRIDE}"] if profile == "reference" else []))
+
+    def live():
+        data = gql(INSTANCE)["instance"]
+        ours = "LocationTaggingRunCoordinator" in (data["info"] or "")
+        healthy = all(d["healthy"] for d in data["daemonHealth"]["allDaemonStatuses"] if d["required"])
+        return healthy and ours == (profile == "tuned")
+
+    poll(live, timeout=300, interval=2, what=f"the {profile} profile to be live", transient=TRANSIENT)
+
+
+def docker_out(*args: str) -> str:
+    return subprocess.run([DOCKER, *args], check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def parse_size(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)\s*([A-Za-z]+)", text.strip())
+    if not match:
+        raise ValueError(f"unparseable size {text!r}")
+    return float(match[1]) * UNITS[match[2]]
+
+
+def stack_memory() -> dict[str, float]:
+    """MiB per running service container of the stack, as `docker stats` reports it."""
+    ids = docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").split()
+    out = docker_out("stats", "--no-stream", "--format", "{{.Name}}|{{.MemUsage}}", *ids)
+    usage = {}
+    for line in out.splitlines():
+        name, mem = line.split("|")
+        usage[name] = round(parse_size(mem.split("/")[0]) / 2**20, 1)
+    return usage
+
+
+def footprint(samples: int) -> dict:
+    drain()
+    totals, last = [], {}
+    for _ in range(samples):
+        last = stack_memory()
+        totals.append(sum(last.values()))
+    return {"idle_mib": round(statistics.median(totals), 1), "samples_mib": [round(t, 1) for t in totals],
+            "per_service_mib": last}
+
+
+def image_sizes() -> dict[str, float]:
+    tags = subprocess.run(["python3", "docker/scripts/deploy.py", "compose-env", "platform", *LOCATIONS],
+                          cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    sizes = {}
+    for item in tags:
+        name, tag = item.split("=", 1)
+        image = name.removesuffix("_TAG").lower()
+        ref = f"{os.environ.get('REGISTRY', 'localhost')}/dagster-platform/{image}:{tag}"
+        sizes[image] = round(int(docker_out("image", "inspect", "-f", "{{.Size}}", ref).strip()) / 1e6, 1)
+    return sizes
+
+
+class PeakMemory:
+    """Samples the memory of every run container (label dagster/run_id) twice a
+    second, from its cgroup when readable, else from `docker stats`; keeps each
+    run's peak in MiB."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    @staticmethod
+    def _cgroup_bytes(cid: str) -> float | None:
+        for base in (Path("/sys/fs/cgroup/memory/docker") / cid, Path("/sys/fs/cgroup/system.slice") / f"docker-{cid}.scope",
+                     Path("/sys/fs/cgroup/docker") / cid):
+            try:
+                if (base / "memory.usage_in_bytes").exists():  # cgroup v1
+                    usage = int((base / "memory.usage_in_bytes").read_text())
+                    stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+                    return usage - int(stat.get("total_inactive_file", 0))
+                if (base / "memory.current").exists():  # cgroup v2
+                    usage = int((base / "memory.current").read_text())
+                    stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+                    return usage - int(stat.get("inactive_file", 0))
+            except (OSError, ValueError):
+                return None
+        return None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                out = docker_out("ps", "-q", "--no-trunc", "--filter", "label=dagster/run_id",
+                                 "--format", '{{.ID}} {{.Label "dagster/run_id"}}')
+                for line in out.splitlines():
+                    cid, run_id = line.split()
+                    used = self._cgroup_bytes(cid)
+                    if used is None:
+                        mem = docker_out("stats", "--no-stream", "--format", "{{.MemUsage}}", cid).strip()
+                        used = parse_size(mem.split("/")[0]) if mem else 0
+                    self.peaks[run_id] = max(self.peaks.get(run_id, 0.0), round(used / 2**20, 1))
+            except (subprocess.SubprocessError, ValueError):
+                pass  # a container that ended between ps and stats
+            self._stop.wait(0.5)
+
+
+# --- measurements --------------------------------------------------------------
+
+def launch_latency(profile: str, n: int) -> list[dict]:
+    samples = []
+    for _ in range(n):
+        t0 = time.time()
+        run_id = launch("ingest", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile})
+        run = wait_for_status(run_id, {"SUCCESS"}, timeout=300)
+        samples.append({"run_id": run_id, "to_started_s": round(run["startTime"] - t0, 2),
+                        "to_success_s": round(run["endTime"] - t0, 2)})
+    return samples
+
+
+def burst(profile: str, n: int) -> dict:
+    drain()
+    t0 = time.time()
+    ids = [launch("ingest", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile}) for _ in range(n)]
+
+    def all_done():
+        states = [run_info(r) for r in ids]
+        return states if all(s["status"] in TERMINAL for s in states) else None
+
+    states = poll(all_done, timeout=1200, interval=1, what=f"{n} burst runs to finish", transient=TRANSIENT)
+    failed = [s["runId"] for s in states if s["status"] != "SUCCESS"]
+    if failed:
+        raise SystemExit(f"burst runs failed: {failed}")
+    starts = sorted(s["startTime"] for s in states)
+    return {"runs": n, "all_succeeded_s": round(max(s["endTime"] for s in states) - t0, 2),
+            "first_started_s": round(starts[0] - t0, 2), "last_started_s": round(starts[-1] - t0, 2)}
+
+
+MATERIALIZATIONS = """
+query($runId: ID!) { logsForRun(runId: $runId, limit: 1000) { ... on EventConnection {
+  events { __typename ... on MaterializationEvent { timestamp assetKey { path } } } } } }"""
+
+
+def ingest_config(orders_per_day: int, n_customers: int) -> dict:
+    return {"ops": {"raw__customers": {"config": {"n_customers": n_customers}},
+                    "orders_and_payments": {"config": {"orders_per_day": orders_per_day, "n_customers": n_customers}}}}
+
+
+def partition_tags(first: date, days: int) -> dict:
+    if days == 1:
+        return {"dagster/partition": first.isoformat()}
+    last = first + timedelta(days=days - 1)
+    return {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+
+
+def downstream(job: str, created_after: float, tags: dict | None = None, timeout: float = 600) -> dict:
+    found = poll(lambda: runs(job, tags, created_after), timeout=timeout, interval=0.5,
+                 what=f"a {job} run", transient=TRANSIENT)
+    return found[0]
+
+
+def sensor_latency(profile: str, n: int) -> list[dict]:
+    samples = []
+    for i in range(n):
+        drain()
+        run_id = launch("ingest", "ingest_job", ingest_config(40, 100),
+                        tags={**partition_tags(BENCH_DAY + timedelta(days=i), 1), "bench/profile": profile})
+        ingest = wait_for_status(run_id, {"SUCCESS"}, timeout=600)
+        events = gql(MATERIALIZATIONS, runId=run_id)["logsForRun"]["events"]
+        raw = [float(e["timestamp"]) / 1000 for e in events
+               if e["__typename"] == "MaterializationEvent" and e["assetKey"]["path"][0] == "raw"]
+        transform = downstream("transform_job", ingest["startTime"], {"transform/trigger": f"ingest-run:{run_id}"})
+        started = wait_for_status(transform["runId"], {"STARTED", "SUCCESS"}, timeout=600)
+        samples.append({"ingest_run": run_id, "transform_run": transform["runId"],
+                        "materialization_to_started_s": round(started["startTime"] - max(raw), 2),
+                        "ingest_end_to_started_s": round(started["startTime"] - ingest["endTime"], 2)})
+    drain()
+    return samples
+
+
+def pipeline(profile: str, orders: int) -> dict:
+    """ingest (one run over as many days as `orders` needs) → transform → reports,
+    each started by the platform's own sensors."""
+    drain()
+    days = max(1, math.ceil(orders / ORDERS_PER_DAY_MAX))
+    per_day = orders // days
+    customers = max(100, orders // 10)
+    with PeakMemory() as memory:
+        t0 = time.time()
+        run_id = launch("ingest", "ingest_job", ingest_config(per_day, customers),
+                        tags={**partition_tags(BENCH_DAY, days), "bench/profile": profile})
+        chain = [wait_for_status(run_id, {"SUCCESS"}, timeout=3600)]
+        transform = downstream("transform_job", chain[0]["startTime"], {"transform/trigger": f"ingest-run:{run_id}"})
+        chain.append(wait_for_status(transform["runId"], {"SUCCESS"}, timeout=3600))
+        reports = downstream("reports_job", chain[1]["startTime"])
+        chain.append(wait_for_status(reports["runId"], {"SUCCESS"}, timeout=3600))
+        drain()
+    steps = {}
+    for name, run in zip(("ingest", "transform", "reports"), chain, strict=True):
+        steps[name] = {"run_id": run["runId"], "seconds": round(run["endTime"] - run["startTime"], 2),
+                       "peak_mib": memory.peaks.get(run["runId"])}
+    result = {"orders": days * per_day, "days": days, "customers": customers,
+              "end_to_end_s": round(chain[-1]["endTime"] - t0, 2), "runs": steps}
+    cleanup(days)
+    return result
+
+
+def cleanup(days: int) -> None:
+    """Put the benchmark's days back to empty (the sensors then rebuild the marts)."""
+    run_id = launch("ingest", "ingest_job", ingest_config(0, 100),
+                    tags={**partition_tags(BENCH_DAY, days), "bench/cleanup": "1"})
+    wait_for_status(run_id, {"SUCCESS"}, timeout=1800)
+    drain()
+
+
+JOBS = """
+query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) {
+  ... on Repository { jobs { name } } } }"""
+
+
+def jobs_of(location: str) -> set[str]:
+    selector = {"repositoryLocationName": location, "repositoryName": "__repository__"}
+    return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"].get("jobs", [])}
+
+
+def deploy_time(location: str) -> dict:
+    """`make deploy` of a code-only change, from a copy of the checkout, then rollback."""
+    marker = f"bench_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = copy_repo(Path(tmp) / "repo")
+        definitions = repo / f"code_locations/{location}/src/{location}/definitions.py"
+        definitions.write_text(definitions.read_text() + probe_job_code(marker, "bench/run.py"))
+        started = time.monotonic()
+        result = make(repo, "deploy", f"LOCATION={location}")
+        if result.returncode != 0:
+            raise SystemExit(f"make deploy failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        poll(lambda: marker in jobs_of(location), timeout=120, interval=0.2, what="the new job", transient=TRANSIENT)
+        deployed = time.monotonic() - started
+        started = time.monotonic()
+        result = make(repo, "rollback", f"LOCATION={location}")
+        if result.returncode != 0:
+            raise SystemExit(f"make rollback failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        poll(lambda: marker not in jobs_of(location), timeout=120, interval=0.2, what="the rollback",
+             transient=TRANSIENT)
+        rolled_back = time.monotonic() - started
+    return {"location": location, "deploy_s": round(deployed, 1), "rollback_s": round(rolled_back, 1)}
+
+
+# --- the report ----------------------------------------------------------------
+
+def summarize(rounds: list[dict]) -> dict:
+    out: dict = {}
+    for profile in PROFILES:
+        mine = [r for r in rounds if r["profile"] == profile]
+        launches = [s for r in mine for s in r.get("launch", [])]
+        sensors = [s for r in mine for s in r.get("sensor", [])]
+        bursts = [r["burst"]["all_succeeded_s"] for r in mine if "burst" in r]
+        idles = [r["footprint"]["idle_mib"] for r in mine if "footprint" in r]
+        out[profile] = {
+            "launch_to_started_s": stats([s["to_started_s"] for s in launches]),
+            "launch_to_success_s": stats([s["to_success_s"] for s in launches]),
+            "burst_all_succeeded_s": stats(bursts),
+            "sensor_materialization_to_started_s": stats([s["materialization_to_started_s"] for s in sensors]),
+            "idle_memory_mib": stats(idles),
+            "pipeline": [p for r in mine for p in r.get("pipeline", [])],
+        }
+    return out
+
+
+def ratio(tuned: float | None, reference: float | None) -> float | None:
+    return round(tuned / reference, 2) if tuned is not None and reference else None
+
+
+def ratios(summary: dict) -> dict:
+    ref, ours = summary["reference"], summary["tuned"]
+    out = {key: ratio(ours[key].get("median"), ref[key].get("median"))
+           for key in ("launch_to_started_s", "launch_to_success_s", "burst_all_succeeded_s",
+                       "sensor_materialization_to_started_s", "idle_memory_mib")}
+    by_size = {p["orders"]: p for p in ref["pipeline"] if "error" not in p}
+    for p in ours["pipeline"]:
+        if p["orders"] in by_size and "error" not in p:
+            out[f"pipeline_{p['orders']}_end_to_end_s"] = ratio(p["end_to_end_s"], by_size[p["orders"]]["end_to_end_s"])
+    return out
+
+
+def targets(summary: dict, rat: dict, images: dict) -> dict:
+    ours = summary["tuned"]
+    sensor = ours["sensor_materialization_to_started_s"].get("median")
+    checks = {
+        "launch_to_success_median_ratio <= 0.5": rat["launch_to_success_s"],
+        "burst_ratio <= 0.5": rat["burst_all_succeeded_s"],
+        "sensor_latency_median_s < 10": sensor,
+        "idle_memory_ratio <= 1.0": rat["idle_memory_mib"],
+    }
+    limits = {"launch_to_success_median_ratio <= 0.5": 0.5, "burst_ratio <= 0.5": 0.5,
+              "sensor_latency_median_s < 10": 10, "idle_memory_ratio <= 1.0": 1.0}
+    out = {name: {"value": value, "met": value is not None and (value < limits[name] if "<" in name and "<=" not in name
+                                                                 else value <= limits[name])}
+           for name, value in checks.items()}
+    for image, mb in images.items():
+        if image != "platform":
+            out[f"image_{image}_mb < 500"] = {"value": mb, "met": mb < 500}
+    return out
+
+
+def table(result: dict) -> str:
+    s, rat = result["summary"], result["ratios"]
+    rows = [("figure", "reference", "tuned", "tuned/ref")]
+
+    def med(profile: str, key: str) -> str:
+        st = s[profile][key]
+        return f"{st['median']} ({st['min']}–{st['max']}, n={st['n']})" if st.get("n") else "-"
+
+    for key, label in (("launch_to_started_s", "launch → STARTED, s"), ("launch_to_success_s", "launch → SUCCESS, s"),
+                       ("burst_all_succeeded_s", f"burst of {result['args']['burst']} → all SUCCESS, s"),
+                       ("sensor_materialization_to_started_s", "ingest materialization → transform STARTED, s"),
+                       ("idle_memory_mib", "idle memory of the stack, MiB")):
+        rows.append((label, med("reference", key), med("tuned", key), str(rat.get(key))))
+    ref_pipe = {p["orders"]: p for p in s["reference"]["pipeline"] if "error" not in p}
+    for p in s["tuned"]["pipeline"]:
+        if "error" in p:
+            rows.append((f"pipeline {p['orders']:,} orders", "-", "failed: " + p["error"][:60], "-"))
+            continue
+        r = ref_pipe.get(p["orders"])
+        runs_ = ", ".join(f"{k} {v['seconds']} s / {v['peak_mib']} MiB" for k, v in p["runs"].items())
+        rows.append((f"pipeline {p['orders']:,} orders, end to end, s", str(r["end_to_end_s"]) if r else "-",
+                     f"{p['end_to_end_s']} ({runs_})", str(rat.get(f"pipeline_{p['orders']}_end_to_end_s"))))
+    if result.get("deploy"):
+        d = result["deploy"]
+        rows.append((f"deploy of a code-only change ({d['location']}), s", "-", f"{d['deploy_s']} (rollback {d['rollback_s']})", "-"))
+    for image, mb in result["images_mb"].items():
+        rows.append((f"image {image}, MB", "-", str(mb), "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines.append("")
+    lines += [f"- {'met' if t['met'] else 'NOT met'}: {name} (value {t['value']})" for name, t in result["targets"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2, help="reference/tuned rounds, alternating")
+    parser.add_argument("--launches", type=int, default=10, help="sequential probe runs per round")
+    parser.add_argument("--burst", type=int, default=20, help="runs queued at once per round")
+    parser.add_argument("--sensor-samples", type=int, default=2, help="cross-location sensor samples per round")
+    parser.add_argument("--sizes", default="100000,1000000,5000000", help="pipeline sizes in orders (first round)")
+    parser.add_argument("--idle-samples", type=int, default=5)
+    parser.add_argument("--deploy-location", default="reports", help="'' to skip the deploy measurement")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, tiny figures")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.launches, args.burst, args.sensor_samples, args.sizes, args.idle_samples = 1, 2, 3, 1, "2000", 2
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    started = time.time()
+    rounds: list[dict] = []
+    deploy = None
+    current = None
+    try:
+        for n in range(args.rounds):
+            for profile in PROFILES:
+                current = None
+                apply_profile(profile)
+                current = profile
+                record: dict = {"round": n + 1, "profile": profile}
+                log(f"round {n + 1} {profile}: {args.launches} launches")
+                record["launch"] = launch_latency(profile, args.launches)
+                log(f"round {n + 1} {profile}: burst of {args.burst}")
+                record["burst"] = burst(profile, args.burst)
+                log(f"round {n + 1} {profile}: {args.sensor_samples} sensor samples")
+                record["sensor"] = sensor_latency(profile, args.sensor_samples)
+                if n == 0:
+                    record["pipeline"] = []
+                    for size in sizes:
+                        log(f"round {n + 1} {profile}: pipeline at {size:,} orders")
+                        try:
+                            record["pipeline"].append(pipeline(profile, size))
+                        except (AssertionError, SystemExit) as exc:  # a size too big for the host
+                            log(f"pipeline at {size:,} orders failed: {exc}")
+                            record["pipeline"].append({"orders": size, "error": str(exc)[:2000]})
+                            drain()
+                log(f"round {n + 1} {profile}: idle footprint")
+                record["footprint"] = footprint(args.idle_samples)
+                rounds.append(record)
+                if profile == "tuned" and n == 0 and args.deploy_location:
+                    log(f"deploy of a code-only change to {args.deploy_location}")
+                    deploy = deploy_time(args.deploy_location)
+    finally:
+        if current != "tuned":
+            apply_profile("tuned")
+    cleanup(max(args.sensor_samples, 1))
+    summary = summarize(rounds)
+    images = image_sizes()
+    rat = ratios(summary)
+    result = {
+        "meta": {"started": datetime.fromtimestamp(started, timezone.utc).isoformat(), "wall_s": round(time.time() - started),
+                 "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "images_mb": images,
+    }
+    result["targets"] = targets(summary, rat, images)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(args.out)
+    text = table(result)
+    args.out.with_suffix(".md").write_text(text)
+    print(text)
+    log(f"wrote {args.out} and {args.out.with_suffix('.md')} in {result['meta']['wall_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

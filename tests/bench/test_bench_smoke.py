@@ -1,0 +1,44 @@
+"""`make bench` runs end to end and writes valid results. No figure is asserted:
+speed is measured by the benchmark, never by the test suite (docs/performance.md)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.e2e.platform import ROOT, gql
+
+PROFILES = {"reference", "tuned"}
+
+
+def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--out", str(out)],
+        cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=3600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    result = json.loads(out.read_text())
+    assert {r["profile"] for r in result["rounds"]} == PROFILES
+    for profile in PROFILES:
+        summary = result["summary"][profile]
+        assert summary["launch_to_success_s"]["n"] == 2
+        assert 0 < summary["launch_to_started_s"]["median"] <= summary["launch_to_success_s"]["median"]
+        assert summary["burst_all_succeeded_s"]["n"] == 1
+        assert summary["sensor_materialization_to_started_s"]["n"] == 1
+        assert summary["idle_memory_mib"]["median"] > 0
+        [pipeline] = summary["pipeline"]
+        assert "error" not in pipeline, pipeline
+        assert pipeline["orders"] == 2000
+        assert set(pipeline["runs"]) == {"ingest", "transform", "reports"}
+    assert set(result["ratios"]) >= {"launch_to_success_s", "burst_all_succeeded_s", "idle_memory_mib"}
+    assert result["deploy"]["location"] == "reports" and result["deploy"]["deploy_s"] > 0
+    assert set(result["images_mb"]) == {"platform", "ingest", "transform", "reports"}
+    assert all(isinstance(t["met"], bool) for t in result["targets"].values())
+    table = out.with_suffix(".md").read_text()
+    assert table.startswith("| figure") and "launch → SUCCESS" in table
+
+    # The stack is left on our profile, with the benchmark's days empty again.
+    info = gql("{ instance { info } }")["instance"]["info"]
+    assert "LocationTaggingRunCoordinator" in info
