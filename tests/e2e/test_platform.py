@@ -39,8 +39,10 @@ def chain_runs():
     """An ingest run launched through the API; transform follows through its
     asset sensor, reports through its run-status sensor on transform_job."""
     ingest = wait_for_status(launch("ingest", "ingest_job", tags={"dagster/partition": "2024-01-02"}), {"SUCCESS"})
-    transform = wait_for_run("transform_job", created_after=ingest["endTime"] - 1)
-    reports = wait_for_run("reports_job", created_after=transform["endTime"] - 1)
+    # transform runs one at a time: this one may queue behind the runs the sensor
+    # starts for the previous module's ingest runs (each 1-2 min on 2 cores).
+    transform = wait_for_run("transform_job", created_after=ingest["endTime"] - 1, timeout=900)
+    reports = wait_for_run("reports_job", created_after=transform["endTime"] - 1, timeout=600)
     return {"ingest": ingest, "transform": transform, "reports": reports}
 
 
