@@ -38,30 +38,31 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
     DOCKER,
+    LOCATIONS,
     PROJECT,
     TERMINAL,
     ServerError,
     copy_repo,
     gql,
+    jobs_of,
     launch,
     make,
     poll,
     probe_job_code,
     run_info,
     runs,
+    runs_in_flight,
     wait_for_status,
 )
 
 PROFILES = ("reference", "tuned")
 OVERRIDE = "bench/compose.reference.yaml"
-LOCATIONS = ("ingest", "transform", "reports")
 # Runs config per profile: the reference uses Dagster's default executor for
 # the probe (multiprocess); ours runs one-step jobs in process.
 PROBE_CONFIG = {"reference": {"execution": {"config": {"multiprocess": {}}}}, "tuned": {}}
 BENCH_DAY = date(2025, 1, 1)  # the benchmark's own partitions start here
 ORDERS_PER_DAY_MAX = 9_999  # ingest's generator: ids are yyyymmdd * 10_000 + n
 TRANSIENT = (ServerError, requests.ConnectionError)
-IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 
 
 def log(msg: str) -> None:
@@ -77,19 +78,10 @@ def stats(values: list[float]) -> dict:
 
 # --- the stack -----------------------------------------------------------------
 
-def run_make(*args: str) -> float:
-    started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    proc = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise SystemExit(f"make {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return time.monotonic() - started
-
-
-def runs_in_flight() -> list:
-    query = "query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results { runId } } } }"
-    return gql(query, f={"statuses": IN_FLIGHT})["runsOrError"]["results"]
+def make_or_exit(repo: Path, *args: str) -> None:
+    result = make(repo, *args)
+    if result.returncode != 0:
+        raise SystemExit(f"make {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
 def drain(timeout: float = 1800) -> None:
@@ -103,7 +95,7 @@ def apply_profile(profile: str) -> None:
     """Recreate the services whose config differs, and wait until the daemons run it."""
     drain()
     log(f"profile {profile}: make up")
-    run_make("up", *([f"COMPOSE_OVERRIDE={OVERRIDE}"] if profile == "reference" else []))
+    make_or_exit(ROOT, "up", *([f"COMPOSE_OVERRIDE={OVERRIDE}"] if profile == "reference" else []))
 
     def live():
         data = gql(INSTANCE)["instance"]
@@ -128,15 +120,20 @@ def parse_size(text: str) -> float:
     return float(match[1]) * UNITS[match[2]]
 
 
-def stack_memory() -> dict[str, float]:
-    """MiB per running service container of the stack, as `docker stats` reports it."""
-    ids = docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").split()
-    out = docker_out("stats", "--no-stream", "--format", "{{.Name}}|{{.MemUsage}}", *ids)
+def docker_stats_bytes(*containers: str) -> dict[str, float]:
+    """Memory in use per container (by name), as `docker stats` reports it."""
+    out = docker_out("stats", "--no-stream", "--format", "{{.Name}}|{{.MemUsage}}", *containers)
     usage = {}
     for line in out.splitlines():
         name, mem = line.split("|")
-        usage[name] = round(parse_size(mem.split("/")[0]) / 2**20, 1)
+        usage[name] = parse_size(mem.split("/")[0])
     return usage
+
+
+def stack_memory() -> dict[str, float]:
+    """MiB per running service container of the stack."""
+    ids = docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").split()
+    return {name: round(used / 2**20, 1) for name, used in docker_stats_bytes(*ids).items()}
 
 
 def footprint(samples: int) -> dict:
@@ -179,21 +176,23 @@ class PeakMemory:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    @staticmethod
-    def _cgroup_bytes(cid: str) -> float | None:
+    # (usage file, memory.stat key of the page cache `docker stats` leaves out) for
+    # cgroup v1 and v2.
+    CGROUP_FILES = (("memory.usage_in_bytes", "total_inactive_file"), ("memory.current", "inactive_file"))
+
+    @classmethod
+    def _cgroup_bytes(cls, cid: str) -> float | None:
         for base in (Path("/sys/fs/cgroup/memory/docker") / cid, Path("/sys/fs/cgroup/system.slice") / f"docker-{cid}.scope",
                      Path("/sys/fs/cgroup/docker") / cid):
-            try:
-                if (base / "memory.usage_in_bytes").exists():  # cgroup v1
-                    usage = int((base / "memory.usage_in_bytes").read_text())
+            for usage_file, inactive_key in cls.CGROUP_FILES:
+                if not (base / usage_file).exists():
+                    continue
+                try:
+                    usage = int((base / usage_file).read_text())
                     stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
-                    return usage - int(stat.get("total_inactive_file", 0))
-                if (base / "memory.current").exists():  # cgroup v2
-                    usage = int((base / "memory.current").read_text())
-                    stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
-                    return usage - int(stat.get("inactive_file", 0))
-            except (OSError, ValueError):
-                return None
+                    return usage - int(stat.get(inactive_key, 0))
+                except (OSError, ValueError):
+                    return None
         return None
 
     def _loop(self) -> None:
@@ -205,8 +204,7 @@ class PeakMemory:
                     cid, run_id = line.split()
                     used = self._cgroup_bytes(cid)
                     if used is None:
-                        mem = docker_out("stats", "--no-stream", "--format", "{{.MemUsage}}", cid).strip()
-                        used = parse_size(mem.split("/")[0]) if mem else 0
+                        used = sum(docker_stats_bytes(cid).values())
                     self.peaks[run_id] = max(self.peaks.get(run_id, 0.0), round(used / 2**20, 1))
             except (subprocess.SubprocessError, ValueError):
                 pass  # a container that ended between ps and stats
@@ -322,16 +320,6 @@ def cleanup(days: int) -> None:
     drain()
 
 
-JOBS = """
-query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) {
-  ... on Repository { jobs { name } } } }"""
-
-
-def jobs_of(location: str) -> set[str]:
-    selector = {"repositoryLocationName": location, "repositoryName": "__repository__"}
-    return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"].get("jobs", [])}
-
-
 def deploy_time(location: str) -> dict:
     """`make deploy` of a code-only change, from a copy of the checkout, then rollback."""
     marker = f"bench_{uuid.uuid4().hex[:8]}"
@@ -340,15 +328,11 @@ def deploy_time(location: str) -> dict:
         definitions = repo / f"code_locations/{location}/src/{location}/definitions.py"
         definitions.write_text(definitions.read_text() + probe_job_code(marker, "bench/run.py"))
         started = time.monotonic()
-        result = make(repo, "deploy", f"LOCATION={location}")
-        if result.returncode != 0:
-            raise SystemExit(f"make deploy failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        make_or_exit(repo, "deploy", f"LOCATION={location}")
         poll(lambda: marker in jobs_of(location), timeout=120, interval=0.2, what="the new job", transient=TRANSIENT)
         deployed = time.monotonic() - started
         started = time.monotonic()
-        result = make(repo, "rollback", f"LOCATION={location}")
-        if result.returncode != 0:
-            raise SystemExit(f"make rollback failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        make_or_exit(repo, "rollback", f"LOCATION={location}")
         poll(lambda: marker not in jobs_of(location), timeout=120, interval=0.2, what="the rollback",
              transient=TRANSIENT)
         rolled_back = time.monotonic() - started
@@ -376,6 +360,10 @@ def summarize(rounds: list[dict]) -> dict:
     return out
 
 
+def completed_by_size(pipelines: list[dict]) -> dict[int, dict]:
+    return {p["orders"]: p for p in pipelines if "error" not in p}
+
+
 def ratio(tuned: float | None, reference: float | None) -> float | None:
     return round(tuned / reference, 2) if tuned is not None and reference else None
 
@@ -385,31 +373,26 @@ def ratios(summary: dict) -> dict:
     out = {key: ratio(ours[key].get("median"), ref[key].get("median"))
            for key in ("launch_to_started_s", "launch_to_success_s", "burst_all_succeeded_s",
                        "sensor_materialization_to_started_s", "idle_memory_mib")}
-    by_size = {p["orders"]: p for p in ref["pipeline"] if "error" not in p}
-    for p in ours["pipeline"]:
-        if p["orders"] in by_size and "error" not in p:
-            out[f"pipeline_{p['orders']}_end_to_end_s"] = ratio(p["end_to_end_s"], by_size[p["orders"]]["end_to_end_s"])
+    by_size = completed_by_size(ref["pipeline"])
+    for orders, p in completed_by_size(ours["pipeline"]).items():
+        if orders in by_size:
+            out[f"pipeline_{orders}_end_to_end_s"] = ratio(p["end_to_end_s"], by_size[orders]["end_to_end_s"])
     return out
 
 
 def targets(summary: dict, rat: dict, images: dict) -> dict:
-    ours = summary["tuned"]
-    sensor = ours["sensor_materialization_to_started_s"].get("median")
-    checks = {
-        "launch_to_success_median_ratio <= 0.5": rat["launch_to_success_s"],
-        "burst_ratio <= 0.5": rat["burst_all_succeeded_s"],
-        "sensor_latency_median_s < 10": sensor,
-        "idle_memory_ratio <= 1.0": rat["idle_memory_mib"],
-    }
-    limits = {"launch_to_success_median_ratio <= 0.5": 0.5, "burst_ratio <= 0.5": 0.5,
-              "sensor_latency_median_s < 10": 10, "idle_memory_ratio <= 1.0": 1.0}
-    out = {name: {"value": value, "met": value is not None and (value < limits[name] if "<" in name and "<=" not in name
-                                                                 else value <= limits[name])}
-           for name, value in checks.items()}
-    for image, mb in images.items():
-        if image != "platform":
-            out[f"image_{image}_mb < 500"] = {"value": mb, "met": mb < 500}
-    return out
+    sensor = summary["tuned"]["sensor_materialization_to_started_s"].get("median")
+    # (name, value, limit, whether the value may equal the limit)
+    checks = [
+        ("launch_to_success_median_ratio <= 0.5", rat["launch_to_success_s"], 0.5, True),
+        ("burst_ratio <= 0.5", rat["burst_all_succeeded_s"], 0.5, True),
+        ("sensor_latency_median_s < 10", sensor, 10, False),
+        ("idle_memory_ratio <= 1.0", rat["idle_memory_mib"], 1.0, True),
+    ]
+    checks += [(f"image_{image}_mb < 500", mb, 500, False) for image, mb in images.items() if image != "platform"]
+    return {name: {"value": value,
+                   "met": value is not None and (value <= limit if inclusive else value < limit)}
+            for name, value, limit, inclusive in checks}
 
 
 def table(result: dict) -> str:
@@ -425,7 +408,7 @@ def table(result: dict) -> str:
                        ("sensor_materialization_to_started_s", "ingest materialization → transform STARTED, s"),
                        ("idle_memory_mib", "idle memory of the stack, MiB")):
         rows.append((label, med("reference", key), med("tuned", key), str(rat.get(key))))
-    ref_pipe = {p["orders"]: p for p in s["reference"]["pipeline"] if "error" not in p}
+    ref_pipe = completed_by_size(s["reference"]["pipeline"])
     for p in s["tuned"]["pipeline"]:
         if "error" in p:
             rows.append((f"pipeline {p['orders']:,} orders", "-", "failed: " + p["error"][:60], "-"))

@@ -127,6 +127,14 @@ def lines_of(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def find_line(lines: list[str], pattern: str | re.Pattern, missing: str) -> int:
+    """Index of the first line matching `pattern`, or Failed(`missing`)."""
+    found = next((i for i, line in enumerate(lines) if re.match(pattern, line)), None)
+    if found is None:
+        raise Failed(missing)
+    return found
+
+
 def insert_after(lines: list[str], index: int, new: list[str]) -> str:
     if not lines[index].endswith("\n"):
         lines[index] += "\n"
@@ -154,10 +162,7 @@ def block_end(lines: list[str], start: int, indent: int) -> int:
 def edit_compose(text: str, name: str) -> str:
     lines = lines_of(text)
     # 1. webserver/daemon wait for the new code server (the x-run-launching anchor).
-    try:
-        anchor = next(i for i, l in enumerate(lines) if re.match(r"^x-run-launching:", l))
-    except StopIteration:
-        raise Failed("docker/compose.yaml: no `x-run-launching:` block") from None
+    anchor = find_line(lines, r"^x-run-launching:", "docker/compose.yaml: no `x-run-launching:` block")
     end = block_end(lines, anchor, 0)
     healthy = [i for i in range(anchor, end + 1)
                if re.match(r"^    [a-z][a-z0-9_]*: \{condition: service_healthy\}\s*$", lines[i])]
@@ -168,7 +173,7 @@ def edit_compose(text: str, name: str) -> str:
 
     # 2. the service, after the last location service (one with DAGSTER_CONTAINER_CONTEXT).
     lines = lines_of(text)
-    services_at = next(i for i, l in enumerate(lines) if re.match(r"^services:\s*$", l))
+    services_at = find_line(lines, r"^services:\s*$", "docker/compose.yaml: no top-level `services:` block")
     last_location_end = None
     i = services_at + 1
     while i < len(lines):
@@ -199,10 +204,8 @@ def edit_compose(text: str, name: str) -> str:
 
 
 def edit_workspace(text: str, name: str) -> str:
-    if not re.search(r"^load_from:\s*$", text, re.M):
-        raise Failed("workspace.yaml: no top-level `load_from:` list")
     lines = lines_of(text)
-    start = next(i for i, l in enumerate(lines) if re.match(r"^load_from:", l))
+    start = find_line(lines, r"^load_from:\s*$", "workspace.yaml: no top-level `load_from:` list")
     end = block_end(lines, start, 0)
     entry = [
         "  - grpc_server:\n",
@@ -215,10 +218,8 @@ def edit_workspace(text: str, name: str) -> str:
 
 def edit_platform_values(text: str, name: str) -> str:
     lines = lines_of(text)
-    try:
-        start = next(i for i, l in enumerate(lines) if re.match(r"^codeLocations:\s*$", l))
-    except StopIteration:
-        raise Failed("helm/dagster-platform/values.yaml: no block-style `codeLocations:` list") from None
+    start = find_line(lines, r"^codeLocations:\s*$",
+                      "helm/dagster-platform/values.yaml: no block-style `codeLocations:` list")
     end = block_end(lines, start, 0)
     # A block sequence may sit at column 0 or indented under the key.
     if end == start:
@@ -240,10 +241,7 @@ README_TABLE = re.compile(r"^\| location \| owns \| what drives it \|\s*$")
 
 def edit_readme(text: str, name: str) -> str:
     lines = lines_of(text)
-    try:
-        header = next(i for i, l in enumerate(lines) if README_TABLE.match(l))
-    except StopIteration:
-        raise Failed("README.md: no location table (`| location | owns | what drives it |`)") from None
+    header = find_line(lines, README_TABLE, "README.md: no location table (`| location | owns | what drives it |`)")
     last = header
     while last + 1 < len(lines) and lines[last + 1].startswith("|"):
         last += 1

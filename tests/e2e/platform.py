@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,6 +19,10 @@ DOCKER = os.environ.get("DOCKER", "docker")
 PROJECT = os.environ.get("PROJECT", "dagster-platform")
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 ROOT = Path(__file__).resolve().parents[2]
+# The code locations in the Makefile's order (workspace.yaml and the platform's
+# codeLocations list them in the same order; `make new-location` appends to each).
+LOCATIONS = tuple(re.search(r"^LOCATIONS := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split())
+IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 T = TypeVar("T")
 
 
@@ -160,6 +165,26 @@ def psql(sql: str, database: str = "warehouse") -> list[list[str]]:
         f'psql -U "$POSTGRES_USER" -d {database} -At -F "|" -c "$0"', sql,
     )
     return [line.split("|") for line in out.splitlines() if line]
+
+
+def instance_sql(sql: str) -> list[list[str]]:
+    """Query the instance database, named by the Postgres container's own POSTGRES_DB."""
+    return psql(sql, database='"$POSTGRES_DB"')
+
+
+def runs_in_flight() -> list[dict]:
+    query = "query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results { runId } } } }"
+    return gql(query, f={"statuses": IN_FLIGHT})["runsOrError"]["results"]
+
+
+JOBS = """
+query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) { __typename
+  ... on Repository { jobs { name } } } }"""
+
+
+def jobs_of(location: str) -> set[str]:
+    selector = {"repositoryLocationName": location, "repositoryName": "__repository__"}
+    return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"]["jobs"]}
 
 
 RUNS = """

@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.platform import (
     copy_repo,
-    gql,
+    jobs_of,
     launch,
     make,
     poll,
@@ -24,16 +24,7 @@ from tests.e2e.platform import (
 
 MARKER = f"probe_{uuid.uuid4().hex[:8]}"
 
-JOBS = """
-query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) { __typename
-  ... on Repository { jobs { name } } } }"""
-
 PROBE = probe_job_code(MARKER, "tests/e2e/test_deploy.py")
-
-
-def transform_jobs() -> set[str]:
-    selector = {"repositoryLocationName": "transform", "repositoryName": "__repository__"}
-    return {j["name"] for j in gql(JOBS, selector=selector)["repositoryOrError"]["jobs"]}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +47,7 @@ def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
     assert result.returncode == 0, result.stdout + result.stderr
     print(f"deploy of a code-only change took {elapsed:.1f}s")
 
-    assert MARKER in transform_jobs()
+    assert MARKER in jobs_of("transform")
     assert run_info(long_run)["status"] in {"STARTED", "SUCCESS"}
     assert wait_for_status(long_run, {"SUCCESS"}, timeout=120)["status"] == "SUCCESS"
     assert service_container("ingest") == ingest_container
@@ -76,14 +67,14 @@ def test_deploy_that_fails_to_import_keeps_the_previous_version_serving(repo):
     assert f"broken on purpose {MARKER}" in result.stdout + result.stderr
     assert "refused" in result.stderr
     assert service_container("transform") == transform_container
-    assert MARKER in transform_jobs()
+    assert MARKER in jobs_of("transform")
     probe_run = launch("transform", MARKER)
     assert wait_for_status(probe_run, {"SUCCESS"})["status"] == "SUCCESS"
 
 
 def test_rollback_restores_the_previous_definitions(repo):
-    assert MARKER in transform_jobs()
+    assert MARKER in jobs_of("transform")
     result = make(repo, "rollback", "LOCATION=transform")
     assert result.returncode == 0, result.stdout + result.stderr
-    poll(lambda: MARKER not in transform_jobs(), timeout=60, what="the probe job to disappear")
-    assert "transform_job" in transform_jobs()
+    poll(lambda: MARKER not in jobs_of("transform"), timeout=60, what="the probe job to disappear")
+    assert "transform_job" in jobs_of("transform")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 
-from tests.e2e.platform import DOCKER, inspect, psql, service_container
+from tests.e2e.platform import DOCKER, inspect, instance_sql, service_container
 
 
 def run_init(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
@@ -24,13 +24,13 @@ def run_init(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
 
 def test_init_is_idempotent_on_a_running_stack(tmp_path):
     # Run ids, not a count: the daemon may create runs meanwhile (a retry, a sensor).
-    before = {row[0] for row in psql("SELECT run_id FROM runs", database="dagster")}
-    schema = psql("SELECT version_num FROM alembic_version", database="dagster")
+    before = {row[0] for row in instance_sql("SELECT run_id FROM runs")}
+    schema = instance_sql("SELECT version_num FROM alembic_version")
     proc = run_init(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "init: done" in proc.stdout
-    assert before <= {row[0] for row in psql("SELECT run_id FROM runs", database="dagster")}
-    assert psql("SELECT version_num FROM alembic_version", database="dagster") == schema
+    assert before <= {row[0] for row in instance_sql("SELECT run_id FROM runs")}
+    assert instance_sql("SELECT version_num FROM alembic_version") == schema
 
 
 def test_a_password_the_volume_was_not_created_with_stops_init_at_once_with_the_fix(tmp_path):

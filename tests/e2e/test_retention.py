@@ -8,7 +8,7 @@ and the CLI keeps 3650 days, so no other run on the stack is old enough to go.
 
 import uuid
 
-from tests.e2e.platform import docker, gql, launch, psql, run_info, service_container, wait_for_status
+from tests.e2e.platform import docker, gql, instance_sql, launch, run_info, service_container, wait_for_status
 
 BACK_DAYS = 4000
 KEEP_DAYS = "3650"
@@ -17,11 +17,6 @@ LATEST_MATERIALIZATION = """
 query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
   ... on Asset { assetMaterializations(limit: 1) { runId } } } }"""
 RUN_TYPE = "query($id: ID!) { runOrError(runId: $id) { __typename } }"
-
-
-def instance_sql(sql: str) -> list[list[str]]:
-    # The instance database, named by the Postgres container's own POSTGRES_DB.
-    return psql(sql, database='"$POSTGRES_DB"')
 
 
 def shift_runs(run_ids: list[str], days: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +19,8 @@ import jsonschema
 import kubernetes_validate.utils as kv
 import yaml
 
+from tests.e2e.platform import LOCATIONS  # noqa: F401 - the Makefile's list, re-exported
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HELM_DIR = REPO_ROOT / "helm"
 PLATFORM_CHART = HELM_DIR / "dagster-platform"
@@ -28,11 +29,6 @@ LOCATION_VALUES_DIR = HELM_DIR / "values"
 
 NAMESPACE = "dagster"
 PLATFORM_RELEASE = "dagster-platform"
-# The code locations in the Makefile's order (workspace.yaml and the platform's
-# codeLocations list them in the same order; `make new-location` appends to each).
-LOCATIONS = tuple(
-    re.search(r"^LOCATIONS := (.+)$", (REPO_ROOT / "Makefile").read_text(), re.M).group(1).split()
-)
 
 # Two ends of the supported range (Chart.yaml kubeVersion >=1.30) and the newest
 # schema kubernetes-validate ships.

@@ -212,7 +212,9 @@ def prune_runs(
         raise ValueError(f"days must be at least 1 (0 means retention is off), got {days}")
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
     result = PruneResult(days=days, dry_run=dry_run)
-    protected = protected_run_ids(instance)
+    # Read every asset's latest events only once a pass has a run to weigh: most
+    # hourly passes find none.
+    protected: dict[str, str] | None = None
     # The run storage filters on update_timestamp, which a run's last status
     # change sets; end_time is checked too, in case tags were added later.
     filters = RunsFilter(statuses=list(ENDED), updated_before=cutoff)
@@ -229,6 +231,8 @@ def prune_runs(
             if _ended_at(record) >= cutoff.timestamp():
                 cursor = run.run_id
                 continue
+            if protected is None:
+                protected = protected_run_ids(instance)
             reason = protected.get(run.run_id) or _latest_check_evaluation(instance, run.run_id)
             if reason is not None:
                 result.kept[run.run_id] = reason

@@ -47,7 +47,7 @@ def customers(config: CustomersConfig) -> pd.DataFrame:
     ),
 )
 def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore) -> pd.DataFrame:
-    files, days = [], []
+    files, per_day = [], []
     try:
         # One day, or a range of days in one run (the IO manager writes one file per day).
         for partition_key in context.partition_keys:
@@ -55,11 +55,11 @@ def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore) 
             day_files = [o for o in object_store.list(f"{landing.PREFIX}{day.isoformat()}/") if landing.day_of(o.key) == day]
             files += day_files
             frames = [landing.parse(o.key, object_store.get_bytes(o.key), day) for o in day_files]
-            days.append(pd.concat(frames, ignore_index=True) if frames else landing.empty())
-            landing.check_unique(days[-1])
+            per_day.append(pd.concat(frames, ignore_index=True) if frames else landing.empty())
+            landing.check_unique(per_day[-1])
     except landing.LandingFileError as exc:
         raise dg.Failure(description=str(exc), metadata={"files": [o.key for o in files]}) from None
-    rows = pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
+    rows = pd.concat(per_day, ignore_index=True)
     context.add_output_metadata({"files": dg.MetadataValue.json([o.key for o in files])})
     return rows
 
@@ -100,8 +100,7 @@ def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersCo
         )
         for key in context.partition_keys
     ]
-    gen_orders = pd.concat([o for o, _ in generated], ignore_index=True) if len(generated) > 1 else generated[0][0]
-    gen_payments = pd.concat([p for _, p in generated], ignore_index=True) if len(generated) > 1 else generated[0][1]
+    gen_orders, gen_payments = (pd.concat(frames, ignore_index=True) for frames in zip(*generated, strict=True))
     days = context.partition_key_range
     day = days.start if days.start == days.end else f"{days.start}..{days.end}"
     landed_orders = landed.drop_duplicates("order_id")
