@@ -115,13 +115,17 @@ destroy: .env ## Stop the platform and DELETE its data volumes (run history, war
 	  if $(DOCKER) volume inspect $$v >/dev/null 2>&1; then $(DOCKER) volume rm $$v >/dev/null && echo "deleted volume $$v"; fi; \
 	done
 
+.PHONY: prune
+prune: ## Delete our images that neither run, nor serve a rollback, nor match this checkout (base images stay)
+	@$(DEPLOY) prune $(LOCATIONS)
+
 .PHONY: logs
 logs: ## Follow the logs of every service
 	$(DC) logs -f --tail=100
 
 .PHONY: logs-tail
-logs-tail: ## Print the last 200 log lines of every service
-	$(DC) logs --no-color --tail=200
+logs-tail: ## Print the last log lines of every service: make logs-tail TAIL=200
+	$(DC) logs --no-color --tail=$(or $(TAIL),200)
 
 .PHONY: ps
 ps: ## Show the services and their health
@@ -165,7 +169,7 @@ test: ## The fast suite: no Docker engine needed
 
 .PHONY: e2e
 e2e: up ## Tests against the running compose stack (starts it first), the browser tests included
-	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q -m e2e tests/e2e tests/security tests/ui tests/bench
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q --durations=15 -m e2e tests/e2e tests/security tests/ui tests/bench
 
 .PHONY: bench
 bench: up ## Benchmark Dagster's defaults against ours on the running stack: bench/results.json (docs/performance.md)

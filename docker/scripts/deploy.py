@@ -5,6 +5,7 @@
     deploy.py record TARGET TAG             TARGET now runs TAG (its previous tag is kept)
     deploy.py deploy LOCATION TAG           validate, swap, reload, wait; roll back on failure
     deploy.py rollback LOCATION             return LOCATION to its previous tag
+    deploy.py prune LOCATION...             delete the images of ours that nothing needs
 
 TARGET is `platform` or a location name. Tags are content hashes of the files an
 image is built from, so the same code always has the same tag and a tag never
@@ -164,6 +165,43 @@ def rollback(location: str, url: str) -> int:
     return 0
 
 
+def needed_tags(targets: list[str]) -> dict[str, set[str]]:
+    """Per target, the tags worth keeping: what runs now, what a rollback
+    returns to, and what this checkout builds."""
+    state = load_state()
+    return {
+        target: {t for t in (state.get(target, {}).get("current"), state.get(target, {}).get("previous"),
+                             content_tag(target)) if t}
+        for target in targets
+    }
+
+
+IMAGE_LABEL = "dagster-platform/built-by"  # set in docker/Dockerfile's runtime stage
+
+
+def prune(targets: list[str]) -> int:
+    """Delete the images docker/Dockerfile built (they carry IMAGE_LABEL) except
+    the tags `needed_tags` names. Base and stand-in images have no label and
+    stay. Images a container still uses stay too (docker refuses), and are named."""
+    docker = os.environ.get("DOCKER", "docker")
+    prefix = f"{os.environ.get('REGISTRY', 'localhost')}/dagster-platform/"
+    listed = sh([docker, "images", "--filter", f"label={IMAGE_LABEL}", "--format", "{{.Repository}}:{{.Tag}}"],
+                check=True, capture_output=True).stdout.split()
+    needed = needed_tags(targets)
+    doomed = []
+    for ref in listed:
+        repo, _, tag = ref.rpartition(":")
+        if repo.startswith(prefix) and tag in needed.get(repo[len(prefix):], set()):
+            continue
+        doomed.append(ref)
+    in_use = [ref for ref in doomed if sh([docker, "rmi", ref], capture_output=True).returncode != 0]
+    # Untagged leftovers of our own builds (a tag moved on); other projects' are not ours to delete.
+    sh([docker, "image", "prune", "-f", "--filter", f"label={IMAGE_LABEL}"], check=True, capture_output=True)
+    print(f"pruned {len(doomed) - len(in_use)} image(s)"
+          + (f"; kept {len(in_use)} that a container uses: {' '.join(in_use)}" if in_use else ""))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     cmd, args = argv[0], argv[1:]
     url = os.environ.get("WEBSERVER_URL", "http://127.0.0.1:3000")
@@ -177,6 +215,8 @@ def main(argv: list[str]) -> int:
         return deploy(args[0], args[1], args[2], url, float(args[3]))
     elif cmd == "rollback":
         return rollback(args[0], url)
+    elif cmd == "prune":
+        return prune(["platform", *args])
     else:
         print(__doc__, file=sys.stderr)
         return 2
