@@ -439,11 +439,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000,5000000", help="pipeline sizes in orders (first round)")
     parser.add_argument("--idle-samples", type=int, default=5)
     parser.add_argument("--deploy-location", default="reports", help="'' to skip the deploy measurement")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, tiny figures")
+    parser.add_argument("--pipeline-profiles", default=",".join(PROFILES), help="profiles that run the pipeline")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, tiny figures, pipeline in tuned only")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.launches, args.burst, args.sensor_samples, args.sizes, args.idle_samples = 1, 2, 3, 1, "2000", 2
+        args.pipeline_profiles = "tuned"
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     started = time.time()
@@ -463,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                 record["burst"] = burst(profile, args.burst)
                 log(f"round {n + 1} {profile}: {args.sensor_samples} sensor samples")
                 record["sensor"] = sensor_latency(profile, args.sensor_samples)
-                if n == 0:
+                if n == 0 and profile in args.pipeline_profiles.split(","):
                     record["pipeline"] = []
                     for size in sizes:
                         log(f"round {n + 1} {profile}: pipeline at {size:,} orders")
