@@ -169,11 +169,11 @@ def needed_tags(targets: list[str]) -> dict[str, set[str]]:
     """Per target, the tags worth keeping: what runs now, what a rollback
     returns to, and what this checkout builds."""
     state = load_state()
-    return {
-        target: {t for t in (state.get(target, {}).get("current"), state.get(target, {}).get("previous"),
-                             content_tag(target)) if t}
-        for target in targets
-    }
+    needed = {}
+    for target in targets:
+        entry = state.get(target, {})
+        needed[target] = {t for t in (entry.get("current"), entry.get("previous"), content_tag(target)) if t}
+    return needed
 
 
 IMAGE_LABEL = "dagster-platform/built-by"  # set in docker/Dockerfile's runtime stage

@@ -29,7 +29,7 @@ def test_prune_deletes_stale_tags_and_keeps_running_and_base_images():
     foreign = f"{REGISTRY}/unlabelled-e2e:1"
     docker("tag", running["ingest"], stale)
     # An image docker/Dockerfile did not build (no label), like the base and stand-in images.
-    docker("tag", docker("inspect", "--format", "{{.Config.Image}}", service_container("postgres")), foreign)
+    docker("tag", image_of("postgres"), foreign)
     try:
         result = make(ROOT, "prune")
         assert result.returncode == 0, result.stdout + result.stderr
