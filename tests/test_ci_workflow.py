@@ -85,6 +85,7 @@ def test_actions_are_pinned_by_version_tag_with_a_comment():
     (["libs/platform_common/src/platform_common/warehouse.py"], ALL),
     (["libs/platform_services/pyproject.toml", "docs/operations.md"], ALL),
     (["docker/Dockerfile"], ALL),
+    (["docker/strip-native.sh"], ALL),
     ([".dockerignore"], ALL),
     ([".github/workflows/locations.yml"], ALL),
     (["docs/operations.md"], []),
@@ -96,6 +97,13 @@ def test_actions_are_pinned_by_version_tag_with_a_comment():
 ])
 def test_changed_locations(paths, expected):
     assert changed_locations(paths, ALL) == expected
+
+
+def test_every_input_of_every_location_image_selects_all_locations():
+    import deploy  # docker/scripts: the files each image's content tag is computed from
+
+    for path in deploy.COMMON_INPUTS:
+        assert changed_locations([path], ALL) == ALL, path
 
 
 def test_known_locations_are_the_project_folders():

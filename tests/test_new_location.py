@@ -113,10 +113,16 @@ def test_package_files(repo):
 def test_pyproject_has_the_same_pins_and_sources_as_the_others(repo):
     new = tomllib.loads((repo / "code_locations" / NAME / "pyproject.toml").read_text())
     ingest = tomllib.loads((repo / "code_locations/ingest/pyproject.toml").read_text())
+    reports = tomllib.loads((repo / "code_locations/reports/pyproject.toml").read_text())
     assert new["project"]["name"] == NAME
-    for key in ("dependencies", "requires-python"):
-        assert new["project"][key] == ingest["project"][key]
-    assert new["dependency-groups"] == ingest["dependency-groups"]
+    assert new["project"]["requires-python"] == ingest["project"]["requires-python"]
+    # The platform's own dependencies, pinned as in every location; no DuckDB in the
+    # image (ingest adds the extra for Parquet), but in the dev group as in reports.
+    pins = {d for loc in (ingest, reports) for d in loc["project"]["dependencies"]}
+    assert set(new["project"]["dependencies"]) <= pins
+    assert [d.split("==")[0] for d in new["project"]["dependencies"]] == [
+        "dagster", "dagster-postgres", "dagster-aws", "platform-services", "platform-common"]
+    assert new["dependency-groups"] == reports["dependency-groups"]
     assert new["tool"]["uv"] == ingest["tool"]["uv"]  # platform-common/-services by path
     assert new["build-system"] == ingest["build-system"]
     assert new["tool"]["dagster"] == {"module_name": f"{NAME}.definitions", "code_location_name": NAME}

@@ -27,7 +27,7 @@ from wait_ready import locations, reload_location
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".deploy" / "state.json"
-COMMON_INPUTS = ["docker/Dockerfile", ".dockerignore"]
+COMMON_INPUTS = ["docker/Dockerfile", "docker/strip-native.sh", ".dockerignore"]
 
 
 def inputs(target: str) -> list[str]:

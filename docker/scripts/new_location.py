@@ -40,8 +40,8 @@ RESERVED = {
     "postgres", "s3", "init", "webserver", "daemon", "platform",
     "dagster", "platform_common", "platform_services", "pandas",
 }
-# The location whose uv.lock seeds the new one: its dependencies are exactly
-# the template's, so `uv lock` keeps every version the other locations run.
+# The location whose uv.lock seeds the new one: it locks every package the
+# template asks for, so `uv lock` keeps every version the other locations run.
 SEED_LOCK_FROM = "ingest"
 
 

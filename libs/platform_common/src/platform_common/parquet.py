@@ -1,7 +1,9 @@
 """Parquet files in the object store, one path per asset partition. No pickle.
 
-DuckDB, already here as the local warehouse, writes and reads the files, so the
-images do not carry pyarrow (about 170 MB) for Parquet alone.
+DuckDB (platform-common's `duckdb` extra, also the local warehouse) writes and
+reads the files, so the images do not carry pyarrow (about 170 MB) for Parquet
+alone. It is imported on first use: locations that never touch Parquet do not
+install it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 from pydantic import Field
 
@@ -21,6 +22,17 @@ from platform_common.objectstore import ObjectStore
 # differ only in case. Each file therefore also records every column's name and
 # pandas dtype, and reads restore both.
 COLUMNS_KEY = "platform_common:columns"
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:
+        raise dg.Failure(
+            "Parquet needs DuckDB: install platform-common with its `duckdb` extra "
+            "(platform-common[duckdb] in the location's pyproject.toml)"
+        ) from None
+    return duckdb
 
 
 def _sql_string(value: str) -> str:
@@ -33,7 +45,7 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
         raise ValueError(f"Parquet needs unique string column names, got {names}")
     columns = json.dumps([[name, str(dtype)] for name, dtype in frame.dtypes.items()])
-    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+    with tempfile.TemporaryDirectory() as tmp, _duckdb().connect() as con:
         path = Path(tmp, "frame.parquet")
         con.register("frame", frame)
         con.execute(
@@ -45,7 +57,7 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def read_parquet_bytes(data: bytes) -> pd.DataFrame:
     """The DataFrame in a Parquet file, with the column names and dtypes it was written with."""
-    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+    with tempfile.TemporaryDirectory() as tmp, _duckdb().connect() as con:
         path = Path(tmp, "frame.parquet")
         path.write_bytes(data)
         frame = con.read_parquet(str(path)).df(date_as_object=True)

@@ -8,6 +8,7 @@ Tables are named after asset keys: `["raw", "orders"]` is `raw.orders`.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,12 @@ class Warehouse(dg.ConfigurableResource):
         if self.backend == "duckdb":
             if not self.duckdb_path:
                 raise dg.Failure("Warehouse(backend='duckdb') needs duckdb_path")
+            if importlib.util.find_spec("duckdb_engine") is None:
+                raise dg.Failure(
+                    "Warehouse(backend='duckdb') needs DuckDB, which this environment lacks: the images "
+                    "ship Postgres only (DAGSTER_PLATFORM_ENV=docker or k8s); for local runs install "
+                    "platform-common[duckdb] (every location's dev dependency group has it)"
+                )
             return sa.URL.create("duckdb", database=self.duckdb_path)
         missing = [k for k in ("host", "user", "password", "database") if not getattr(self, k)]
         if missing:
@@ -67,6 +74,11 @@ class Warehouse(dg.ConfigurableResource):
     def read_sql(self, sql: str, **params: object) -> pd.DataFrame:
         with self.engine().connect() as conn:
             return pd.read_sql(sa.text(sql), conn, params=params)
+
+    def preview(self, schema: str, table: str) -> dg.MetadataValue:
+        """The first rows of `schema.table` as a markdown table (a model dbt built, say)."""
+        return dg.MetadataValue.md(_markdown_preview(
+            self.read_sql(f'SELECT * FROM "{schema}"."{table}" LIMIT {PREVIEW_ROWS}')))
 
 
 def table_for(asset_key: dg.AssetKey) -> tuple[str, str]:
