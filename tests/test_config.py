@@ -43,7 +43,8 @@ def test_committed_config_is_valid(tree, capsys):
 
 def test_instance_uses_the_platform_parts():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
-    assert set(data["storage"]) == {"postgres"}
+    assert data["storage"]["custom"]["class"] == "PooledPostgresStorage"
+    assert set(data["storage"]["custom"]["config"]) == {"postgres_db", "pool"}
     assert data["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
     assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"
     assert data["run_launcher"]["config"]["network"] == "dagster_platform"
@@ -62,6 +63,13 @@ def test_wrong_key_in_dagster_yaml_is_named(tree, capsys):
     code, err = run_check(tree, capsys)
     assert code == 1
     assert "dagster.yaml: run_launcher.config" in err and "netwrok" in err
+
+
+def test_wrong_key_in_the_storage_pool_is_named(tree, capsys):
+    edit_yaml(tree / "dagster.yaml", lambda d: d["storage"]["custom"]["config"]["pool"].update(sise=3))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "dagster.yaml: storage.custom.config" in err and "sise" in err
 
 
 def test_wrong_type_in_dagster_yaml_is_named(tree, capsys):
@@ -134,17 +142,21 @@ def test_daemon_runs_the_retention_wrapper_with_its_settings():
         **compose["x-platform-env"],
         "DAGSTER_RUN_RETENTION_DAYS": "${DAGSTER_RUN_RETENTION_DAYS:-90}",
         "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "${DAGSTER_RUN_RETENTION_INTERVAL_SECONDS:-3600}",
+        "DAGSTER_SENSOR_LOOP_SECONDS": "${DAGSTER_SENSOR_LOOP_SECONDS:-1}",
     }
     example = check_config.read_env_file(ROOT / ".env.example")
     assert (example["DAGSTER_RUN_RETENTION_DAYS"], example["DAGSTER_RUN_RETENTION_INTERVAL_SECONDS"]) == ("90", "3600")
+    assert example["DAGSTER_SENSOR_LOOP_SECONDS"] == "1"
 
 
 @pytest.mark.parametrize(("line", "bad"), [
     ("DAGSTER_RUN_RETENTION_DAYS=ninety", "DAGSTER_RUN_RETENTION_DAYS='ninety'"),
     ("DAGSTER_RUN_RETENTION_DAYS=-7", "DAGSTER_RUN_RETENTION_DAYS='-7'"),
     ("DAGSTER_RUN_RETENTION_INTERVAL_SECONDS=0", "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS='0'"),
+    ("DAGSTER_SENSOR_LOOP_SECONDS=0", "DAGSTER_SENSOR_LOOP_SECONDS='0'"),
+    ("DAGSTER_SENSOR_LOOP_SECONDS=soon", "DAGSTER_SENSOR_LOOP_SECONDS='soon'"),
 ])
-def test_malformed_run_retention_is_named(tree, capsys, line, bad):
+def test_malformed_daemon_setting_is_named(tree, capsys, line, bad):
     env = tree / ".env"
     name = line.split("=")[0]
     lines = [line if row.startswith(f"{name}=") else row for row in env.read_text().splitlines()]
@@ -152,3 +164,26 @@ def test_malformed_run_retention_is_named(tree, capsys, line, bad):
     code, err = run_check(tree, capsys)
     assert code == 1
     assert f".env: {bad} is not valid: expected " in err
+
+
+@pytest.mark.parametrize(("break_it", "expected"), [
+    (lambda t: (t / "workspace.yaml").write_text("load_from:\n  - python_module: ingest.definitions\n"),
+     "workspace.yaml: load_from: every entry must be a grpc_server"),
+    (lambda t: edit_yaml(t / "workspace.yaml", lambda d: d["load_from"][1]["grpc_server"].update(
+        location_name="ingest")), "workspace.yaml: load_from: duplicate location_name ingest"),
+    (lambda t: edit_yaml(t / "docker/compose.yaml", lambda d: d.update(version="3.8")),
+     "docker/compose.yaml: top-level 'version:' breaks docker-compose 1.29 or v2"),
+    (lambda t: edit_yaml(t / "docker/compose.yaml", lambda d: d["services"]["daemon"].pop("healthcheck")),
+     "docker/compose.yaml: services.daemon: long-running service without a healthcheck"),
+    (lambda t: (t / "workspace.yaml").unlink(), "workspace.yaml: file not found"),
+    (lambda t: (t / ".env").unlink(), ".env: not found (run `make .env` or copy .env.example)"),
+    (lambda t: (t / "dagster.yaml").write_text("- just\n- a list\n"), "dagster.yaml: expected a mapping"),
+    (lambda t: edit_yaml(t / "dagster.yaml", lambda d: d["run_launcher"].update(module="platform_servics.run_launcher")),
+     "dagster.yaml: run_launcher: cannot import platform_servics.run_launcher.PlatformDockerRunLauncher"),
+], ids=["not-grpc", "duplicate-location", "compose-version", "no-healthcheck", "no-workspace", "no-env",
+        "not-a-mapping", "unimportable-class"])
+def test_each_kind_of_bad_config_is_named(tree, capsys, break_it, expected):
+    break_it(tree)
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert expected in err, err

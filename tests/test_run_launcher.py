@@ -68,15 +68,42 @@ def test_running_container_is_reported_unchanged(launcher, instance, monkeypatch
 def test_only_containers_of_runs_ended_long_enough_ago_are_removed(launcher, instance, monkeypatch):
     ended = create_run_for_test(instance, job_name="j", status=DagsterRunStatus.SUCCESS)
     in_flight = create_run_for_test(instance, job_name="j", status=DagsterRunStatus.STARTED)
-    containers = [FakeContainer(ended.run_id), FakeContainer(in_flight.run_id)]
+    deleted = "0123456789ab-deleted-by-retention"
+    containers = [FakeContainer(ended.run_id), FakeContainer(in_flight.run_id), FakeContainer(deleted)]
+    listed = lambda **kw: [c for c in containers if not c.removed]  # noqa: E731
     monkeypatch.setattr(module.docker.client, "from_env",
-                        lambda: SimpleNamespace(containers=SimpleNamespace(list=lambda **kw: containers)))
-    runs = {r.run_id: r for r in (ended, in_flight)}
-    monkeypatch.setattr(instance, "get_run_record_by_id", lambda run_id: SimpleNamespace(
-        dagster_run=runs[run_id], end_time=1_000.0 if run_id == ended.run_id else None))
-    assert launcher.remove_finished_containers(now=1_100.0) == []  # ended 100 s ago: kept
+                        lambda: SimpleNamespace(containers=SimpleNamespace(list=listed)))
+    queries = []
+
+    def get_run_records(filters):
+        queries.append(sorted(filters.run_ids))
+        return [SimpleNamespace(dagster_run=r, end_time=1_000.0 if r.run_id == ended.run_id else None)
+                for r in (ended, in_flight) if r.run_id in filters.run_ids]
+
+    monkeypatch.setattr(instance, "get_run_records", get_run_records)
+    # A container whose run is gone from storage goes at once; the others wait.
+    assert launcher.remove_finished_containers(now=1_100.0) == [containers[2].id]  # ended 100 s ago: kept
     assert launcher.remove_finished_containers(now=1_301.0) == [containers[0].id]
     assert containers[0].removed and not containers[1].removed
+    # One query per sweep for all the containers, not one per container.
+    assert queries == [sorted(c.labels["dagster/run_id"] for c in containers),
+                       sorted([ended.run_id, in_flight.run_id])]
+
+
+def test_many_containers_are_looked_up_in_batches(launcher, instance, monkeypatch):
+    containers = [FakeContainer(f"{n:04d}-run") for n in range(module.RUNS_PER_QUERY + 1)]
+    monkeypatch.setattr(module.docker.client, "from_env",
+                        lambda: SimpleNamespace(containers=SimpleNamespace(list=lambda **kw: containers)))
+    sizes = []
+    monkeypatch.setattr(instance, "get_run_records", lambda filters: sizes.append(len(filters.run_ids)) or [])
+    assert len(launcher.remove_finished_containers(now=1_000.0)) == len(containers)
+    assert sizes == [module.RUNS_PER_QUERY, 1]
+
+
+def test_launching_a_run_does_not_sweep(launcher, monkeypatch):
+    monkeypatch.setattr(module.DockerRunLauncher, "launch_run", lambda self, context: None)
+    monkeypatch.setattr(launcher, "remove_finished_containers", lambda *a: pytest.fail("swept on launch"))
+    assert launcher.launch_run(SimpleNamespace()) is None
 
 
 def test_negative_setting_keeps_every_container(instance):

@@ -69,12 +69,15 @@ def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
         sections: dict[str, Mapping] = {
             k: data[k] for k in ("run_launcher", "run_coordinator", "compute_logs") if k in data
         }
-        if "postgres" in (data.get("storage") or {}):
+        storage = data.get("storage") or {}
+        if "postgres" in storage:
             sections["storage.postgres"] = {
                 "module": "dagster_postgres",
                 "class": "DagsterPostgresStorage",
-                "config": data["storage"]["postgres"],
+                "config": storage["postgres"],
             }
+        if "custom" in storage:
+            sections["storage.custom"] = storage["custom"]
         for key, section in sections.items():
             try:
                 klass = class_from_code_pointer(section["module"], section["class"])
@@ -157,15 +160,22 @@ def check_compose(path: Path, env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def check_retention(env_file: Path, env: Mapping[str, str]) -> list[str]:
-    """The daemon refuses to start on a bad DAGSTER_RUN_RETENTION_* value; say so now."""
+def check_daemon_settings(env_file: Path, env: Mapping[str, str]) -> list[str]:
+    """The daemon refuses to start on a bad DAGSTER_RUN_RETENTION_* or
+    DAGSTER_SENSOR_LOOP_SECONDS value; say so now."""
+    from platform_services.daemon import sensor_loop_seconds
     from platform_services.retention import RetentionConfigError, settings_from_env
 
+    problems = []
     try:
         settings_from_env(env)
     except RetentionConfigError as exc:
-        return [f"{env_file}: {exc}"]
-    return []
+        problems.append(f"{env_file}: {exc}")
+    try:
+        sensor_loop_seconds(env)
+    except ValueError as exc:
+        problems.append(f"{env_file}: {exc}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     problems += check_instance(root / "dagster.yaml", platform_env)
     problems += check_workspace(root / "workspace.yaml")
     problems += check_compose(root / "docker/compose.yaml", env)
-    problems += check_retention(env_file, env)
+    problems += check_daemon_settings(env_file, env)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:

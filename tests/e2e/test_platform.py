@@ -9,6 +9,7 @@ from tests.e2e.platform import (
     docker,
     gql,
     inspect,
+    instance_sql,
     launch,
     poll,
     psql,
@@ -132,3 +133,24 @@ def test_terminated_run_is_canceled_and_its_container_stops():
     assert wait_for_status(run_id, {"CANCELED"}, timeout=120)["status"] == "CANCELED"
     poll(lambda: not inspect(container_id)["State"]["Running"], timeout=60, what="the run container to stop")
     assert run_info(run_id)["status"] == "CANCELED"
+
+
+def backends_of(service: str) -> dict[str, float]:
+    """Postgres backends (pid -> age in seconds) serving `service`'s container."""
+    networks = inspect(service_container(service))["NetworkSettings"]["Networks"]
+    [address] = {n["IPAddress"] for n in networks.values()}
+    rows = instance_sql("SELECT pid, extract(epoch FROM now() - backend_start) FROM pg_stat_activity "
+                        f"WHERE client_addr = '{address}' AND backend_type = 'client backend'")
+    return {pid: float(age) for pid, age in rows}
+
+
+def test_the_daemon_reuses_its_postgres_connections():
+    """platform_services.storage: the daemon's queries (sensor ticks every few
+    seconds, the run queue every second) go over pooled connections, not one new
+    connection (and password exchange) per query."""
+    first = poll(lambda: backends_of("daemon"), timeout=60, what="a pooled daemon connection")
+    # At least one of those connections is still there 15 s (three sensor ticks) later.
+    later = poll(lambda: (b := backends_of("daemon")) and set(b) & set(first) and
+                 max(b[pid] for pid in set(b) & set(first)) >= 15 and b,
+                 timeout=120, interval=2, what="a daemon connection kept for 15 s")
+    assert set(first) & set(later), (first, later)

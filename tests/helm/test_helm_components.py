@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helm_harness import (
     LOCATION_CHART,
     LOCATIONS,
+    all_rendered_sets,
     config_map_file,
     find,
     find_all,
     location_values,
+    pod_labels,
     pod_spec,
     render_chart,
     render_location,
@@ -152,6 +155,14 @@ class TestDaemon:
         assert settings_from_env(env) == RetentionSettings(
             days=90, interval_seconds=3600
         )
+
+    def test_the_sensor_loop_setting_reaches_the_daemon_and_passes_its_check(self) -> None:
+        from platform_services.daemon import sensor_loop_seconds
+
+        for values, expected in (({}, 1.0), ({"daemon": {"sensorLoopSeconds": 2.5}}, 2.5)):
+            c = container(render_chart(values), "Deployment", "dagster-platform-daemon")
+            env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+            assert sensor_loop_seconds(env) == expected
 
     def test_only_the_daemon_gets_the_retention_settings(self) -> None:
         objects = render_chart()
@@ -409,3 +420,34 @@ class TestCodeLocation:
             "name": "dagster-pg",
             "key": "password",
         }
+
+
+# ------------------------------------------------------ across every workload
+
+@pytest.mark.parametrize(("name", "objects"), all_rendered_sets(), ids=lambda x: x if isinstance(x, str) else "")
+def test_every_disruption_budget_selects_exactly_one_workloads_pods(name, objects) -> None:
+    workloads = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet"}]
+    budgets = find_all(objects, "PodDisruptionBudget")
+    assert budgets, name
+    covered = []
+    for pdb in budgets:
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        selected = [w["metadata"]["name"] for w in workloads if selector.items() <= pod_labels(w).items()]
+        assert len(selected) == 1, (name, pdb["metadata"]["name"], selected)
+        covered += selected
+    assert len(covered) == len(set(covered)), covered
+
+
+@pytest.mark.parametrize(("chart", "kind", "workload", "change"), [
+    ("platform", "Deployment", "dagster-platform-daemon", {"runCoordinator": {"maxConcurrentRuns": 3}}),
+    ("platform", "Deployment", "dagster-platform-webserver", {"postgres": {"pool": {
+        "size": 3, "maxOverflow": 8, "recycleSeconds": 3600}}}),
+    ("location", "Deployment", "dagster-code-ingest", {"env": {"EXTRA": "1"}}),
+])
+def test_a_config_change_rolls_the_workloads_pods(chart, kind, workload, change) -> None:
+    def checksum(values):
+        objects = render_chart(values) if chart == "platform" else render_location("ingest", **values)
+        return find(objects, kind, workload)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    assert checksum({}) == checksum({})
+    assert checksum(change) != checksum({})

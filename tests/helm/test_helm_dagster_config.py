@@ -17,6 +17,7 @@ from dagster._core.workspace.config_schema import process_workspace_config
 from dagster._serdes.config_class import class_from_code_pointer
 from dagster_k8s.container_context import K8sContainerContext
 from helm_harness import (
+    REPO_ROOT,
     LOCATIONS,
     PLATFORM_VALUE_SETS,
     build_run_job,
@@ -58,7 +59,7 @@ def test_instance_yaml_passes_dagster_instance_schema(instance, tmp_path) -> Non
     config, custom_class = dagster_instance_config(str(tmp_path))
     assert custom_class is None
     assert config["telemetry"] == {"enabled": False}
-    assert set(config["storage"]) == {"postgres"}
+    assert set(config["storage"]) == {"custom"}
 
 
 @pytest.mark.parametrize("section", ["run_coordinator", "run_launcher", "compute_logs"])
@@ -72,10 +73,12 @@ def test_configurable_classes_accept_their_config(instance, section) -> None:
     assert result.success, result.errors
 
 
-def test_storage_is_one_postgres_block_of_env_references(instance) -> None:
-    from dagster_postgres.utils import pg_config
+def test_storage_is_one_pooled_postgres_block_of_env_references(instance) -> None:
+    from platform_services.storage import PooledPostgresStorage
 
-    db = instance["storage"]["postgres"]["postgres_db"]
+    storage = instance["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == ("platform_services.storage", "PooledPostgresStorage")
+    db = storage["config"]["postgres_db"]
     assert db == {
         "username": {"env": "DAGSTER_PG_USER"},
         "password": {"env": "DAGSTER_PG_PASSWORD"},
@@ -83,9 +86,10 @@ def test_storage_is_one_postgres_block_of_env_references(instance) -> None:
         "db_name": {"env": "DAGSTER_PG_DB"},
         "port": {"env": "DAGSTER_PG_PORT"},
     }
-    result = process_config(resolve_to_config_type(pg_config()), {"postgres_db": db})
+    result = process_config(resolve_to_config_type(PooledPostgresStorage.config_type()), storage["config"])
     assert result.success, result.errors
     assert result.value["postgres_db"]["port"] == 5432
+    assert result.value["pool"] == {"size": 2, "max_overflow": 8, "recycle_seconds": 3600}
 
 
 def test_instance_uses_the_agreed_classes(instance) -> None:
@@ -135,6 +139,8 @@ def test_env_configmap_carries_the_shared_contract() -> None:
     } <= set(env)
     assert env["DAGSTER_PLATFORM_ENV"] == "k8s"
     assert env["WAREHOUSE_DB"] == "warehouse"
+    compose_env = yaml.safe_load((REPO_ROOT / "docker/compose.yaml").read_text())["x-platform-env"]
+    assert env["MALLOC_ARENA_MAX"] == compose_env["MALLOC_ARENA_MAX"] == "2"
 
 
 def test_workspace_yaml_passes_dagster_schema_and_names_the_locations() -> None:

@@ -34,6 +34,8 @@ class TestPlatformSchema:
             ({"runRetention": {"days": "ninety"}}, "/runRetention/days"),
             ({"runRetention": {"days": -1}}, "/runRetention/days"),
             ({"runRetention": {"intervalSeconds": 0}}, "/runRetention/intervalSeconds"),
+            ({"daemon": {"sensorLoopSeconds": 0.1}}, "/daemon/sensorLoopSeconds"),
+            ({"daemon": {"sensorLoopSeconds": "1"}}, "/daemon/sensorLoopSeconds"),
         ],
     )
     def test_rejects_wrong_type(self, platform_chart, values, key) -> None:

@@ -92,6 +92,8 @@ WAREHOUSE_DB: {{ .Values.postgres.warehouseDatabase | quote }}
 DAGSTER_LOGS_BUCKET: {{ .Values.s3.logsBucket | quote }}
 DATA_BUCKET: {{ .Values.s3.dataBucket | quote }}
 AWS_REGION: {{ .Values.s3.region | quote }}
+{{- /* Two glibc malloc arenas per process, as in docker/compose.yaml (docs/performance.md). */}}
+MALLOC_ARENA_MAX: "2"
 {{- if .Values.s3.endpointUrl }}
 S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- end }}
@@ -155,13 +157,20 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{/* dagster.yaml, generated from values. Secrets and hosts are `env:` references. */}}
 {{- define "dagster-platform.instanceYaml" -}}
 storage:
-  postgres:
-    postgres_db:
-      username: {env: DAGSTER_PG_USER}
-      password: {env: DAGSTER_PG_PASSWORD}
-      hostname: {env: DAGSTER_PG_HOST}
-      db_name: {env: DAGSTER_PG_DB}
-      port: {env: DAGSTER_PG_PORT}
+  custom:
+    module: platform_services.storage
+    class: PooledPostgresStorage
+    config:
+      postgres_db:
+        username: {env: DAGSTER_PG_USER}
+        password: {env: DAGSTER_PG_PASSWORD}
+        hostname: {env: DAGSTER_PG_HOST}
+        db_name: {env: DAGSTER_PG_DB}
+        port: {env: DAGSTER_PG_PORT}
+      pool:
+        size: {{ .Values.postgres.pool.size }}
+        max_overflow: {{ .Values.postgres.pool.maxOverflow }}
+        recycle_seconds: {{ .Values.postgres.pool.recycleSeconds }}
 run_coordinator:
   module: platform_services.run_coordinator
   class: LocationTaggingRunCoordinator

@@ -5,8 +5,9 @@
   logs, otherwise leaves nothing to read).
 - Finished run containers do not pile up: once a run has ended (its worker
   uploads compute logs to the object store before it exits), its container is
-  removed after `remove_finished_after_seconds`. Checked at each launch and each
-  health check, so no extra process is needed.
+  removed after `remove_finished_after_seconds`. The daemon sweeps every minute
+  (platform_services.daemon), off the launch path: one container listing and
+  one query for all of them, however many have piled up.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 import docker
 from dagster import Field, IntSource
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.dagster_run import DagsterRun, RunsFilter
 from dagster_docker import DockerRunLauncher
 from dagster_docker.docker_run_launcher import DOCKER_CONFIG_SCHEMA
 
 LOG_LINES = 50  # a Python traceback with its chained cause fits
 RUN_ID_LABEL = "dagster/run_id"
+RUNS_PER_QUERY = 500
 
 
 class PlatformDockerRunLauncher(DockerRunLauncher):
@@ -41,10 +43,6 @@ class PlatformDockerRunLauncher(DockerRunLauncher):
                 description="Remove a run's container this long after the run ended; -1 keeps them.",
             ),
         }
-
-    def launch_run(self, context) -> None:
-        super().launch_run(context)
-        self.remove_finished_containers()
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         """A STARTED run whose container died: why, in the container's own words."""
@@ -67,14 +65,24 @@ class PlatformDockerRunLauncher(DockerRunLauncher):
         )
 
     def remove_finished_containers(self, now: float | None = None) -> list[str]:
-        """Remove containers of runs that ended more than the configured time ago."""
+        """Remove containers of runs that ended more than the configured time ago.
+
+        A container whose run is no longer stored (deleted by run retention) goes too.
+        """
         if self.remove_finished_after_seconds < 0:
             return []
         now = time.time() if now is None else now
         client = docker.client.from_env()
+        exited = client.containers.list(all=True, filters={"label": RUN_ID_LABEL, "status": "exited"})
+        run_ids = sorted({c.labels[RUN_ID_LABEL] for c in exited})
+        records = {}
+        for start in range(0, len(run_ids), RUNS_PER_QUERY):
+            chunk = run_ids[start : start + RUNS_PER_QUERY]
+            for record in self._instance.get_run_records(RunsFilter(run_ids=chunk)):
+                records[record.dagster_run.run_id] = record
         removed = []
-        for container in client.containers.list(all=True, filters={"label": RUN_ID_LABEL, "status": "exited"}):
-            record = self._instance.get_run_record_by_id(container.labels[RUN_ID_LABEL])
+        for container in exited:
+            record = records.get(container.labels[RUN_ID_LABEL])
             if record is not None and not record.dagster_run.is_finished:
                 continue  # the monitor still needs it to tell why the run died
             ended = (record.end_time if record else None) or 0
