@@ -169,11 +169,11 @@ test: ## The fast suite: no Docker engine needed
 
 .PHONY: e2e
 e2e: up ## Tests against the running compose stack (starts it first), the browser tests included
-	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev pytest -q --durations=15 -m e2e tests/e2e tests/security tests/ui tests/bench
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) DAGSTER_WEBSERVER_URL=$(WEBSERVER_URL) $(UV) run --frozen --group dev pytest -q --durations=15 -m e2e tests/e2e tests/security tests/ui tests/bench
 
 .PHONY: bench
 bench: up ## Benchmark Dagster's defaults against ours on the running stack: bench/results.json (docs/performance.md)
-	DOCKER=$(DOCKER) PROJECT=$(PROJECT) $(UV) run --frozen --group dev python bench/run.py $(BENCH_ARGS)
+	DOCKER=$(DOCKER) PROJECT=$(PROJECT) DAGSTER_WEBSERVER_URL=$(WEBSERVER_URL) $(UV) run --frozen --group dev python bench/run.py $(BENCH_ARGS)
 
 .PHONY: screenshot
 screenshot: ## Regenerate docs/images/asset-graph.png from the running stack (make up first)

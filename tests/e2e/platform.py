@@ -192,6 +192,14 @@ query($filter: RunsFilter) { runsOrError(filter: $filter) { __typename
   ... on Runs { results { runId status jobName creationTime startTime endTime tags { key value } } } } }"""
 
 
+def runs_by_id(run_ids: list[str]) -> list[dict]:
+    """Several runs in one query (polling them one by one loads the stack being measured)."""
+    results = gql(RUNS, filter={"runIds": run_ids})["runsOrError"]["results"]
+    for run in results:
+        run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+    return results
+
+
 def runs(job: str | None = None, tags: dict | None = None, created_after: float | None = None) -> list[dict]:
     filter_: dict = {}
     if job:
