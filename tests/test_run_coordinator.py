@@ -38,11 +38,19 @@ def test_submitted_run_is_tagged_with_its_location_and_queued():
         assert instance.get_run_by_id(run.run_id).tags[LOCATION_TAG] == "transform"
 
 
-def test_an_explicit_location_tag_is_kept():
+def test_a_correct_location_tag_is_kept():
     with instance_for_test(overrides={"run_coordinator": COORDINATOR}) as instance:
         run = create_run_for_test(instance, job_name="some_job", remote_job_origin=origin("ingest"),
                                   tags={LOCATION_TAG: "ingest"}, status=DagsterRunStatus.NOT_STARTED)
         assert submit(instance, run).tags[LOCATION_TAG] == "ingest"
+
+
+def test_a_run_cannot_tag_itself_into_another_locations_share():
+    with instance_for_test(overrides={"run_coordinator": COORDINATOR}) as instance:
+        run = create_run_for_test(instance, job_name="some_job", remote_job_origin=origin("ingest"),
+                                  tags={LOCATION_TAG: "reports"}, status=DagsterRunStatus.NOT_STARTED)
+        assert submit(instance, run).tags[LOCATION_TAG] == "ingest"
+        assert instance.get_run_by_id(run.run_id).tags[LOCATION_TAG] == "ingest"
 
 
 def test_limits_in_dagster_yaml_are_per_location(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.platform import (
     copy_repo,
+    inspect,
     jobs_of,
     launch,
     make,
@@ -36,8 +37,12 @@ def repo(tmp_path_factory):
 def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
     ingest_container = service_container("ingest")
     platform = {s: service_container(s) for s in ("webserver", "daemon")}
+    old_image = inspect(service_container("transform"))["Config"]["Image"]
     long_run = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 45}}}})
+    # A transform run (a dbt build) that starts on the old image, before the deploy.
+    transform_run = launch("transform", "transform_job")
     wait_for_status(long_run, {"STARTED"})
+    wait_for_status(transform_run, {"STARTED", "SUCCESS"}, timeout=600)
 
     definitions = repo / "code_locations/transform/src/transform/definitions.py"
     definitions.write_text(definitions.read_text() + PROBE)
@@ -52,6 +57,13 @@ def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
     assert wait_for_status(long_run, {"SUCCESS"}, timeout=120)["status"] == "SUCCESS"
     assert service_container("ingest") == ingest_container
     assert {s: service_container(s) for s in platform} == platform
+    # Runs in flight finish on the image they started with; new runs take the new one.
+    new_image = inspect(service_container("transform"))["Config"]["Image"]
+    assert new_image != old_image
+    finished = wait_for_status(transform_run, {"SUCCESS"}, timeout=600)
+    assert finished["tags"]["dagster/image"] == old_image
+    probe_run = wait_for_status(launch("transform", MARKER), {"SUCCESS"}, timeout=600)
+    assert probe_run["tags"]["dagster/image"] == new_image
 
 
 def test_deploy_that_fails_to_import_keeps_the_previous_version_serving(repo):

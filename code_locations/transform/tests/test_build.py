@@ -112,6 +112,10 @@ def test_materializations_carry_row_counts_and_columns(good_build):
     columns = {c.name for c in events["marts/orders"]["dagster/column_schema"].schema.columns}
     assert {"order_id", "amount_cents", "gift_card_amount_cents"} <= columns
     assert "+0w" in events["marts/customer_cohorts"]["retention_matrix"].value
+    # The first rows of each table dbt built, read back from the warehouse.
+    preview = events["marts/orders"]["preview"].value.splitlines()
+    assert preview[0].startswith("| order_id | customer_id |") and len(preview) == 2 + 3
+    assert events["staging/stg_payments"]["preview"].value.count("\n") == 1 + 5
 
 
 # One batch of bad raw rows, each breaking exactly one guard on the staging models.

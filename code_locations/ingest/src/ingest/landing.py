@@ -102,6 +102,27 @@ def check_unique(rows: pd.DataFrame) -> None:
             )
 
 
+def check_references(rows: pd.DataFrame, day: date, customer_ids: pd.Series, id_block: int) -> None:
+    """Every landed order names a stored customer, and uses an id outside the block
+    the generator keeps for `day` (yyyymmdd * id_block + 1 .. + id_block - 1)."""
+    orders = rows.drop_duplicates("order_id")
+    unknown = orders[~orders["customer_id"].isin(customer_ids)]
+    if not unknown.empty:
+        row = unknown.iloc[0]
+        raise LandingFileError(
+            f"{Cell(row.source_file, row.source_line, 'customer_id')}: customer {row.customer_id} does not exist "
+            f"(raw/customers has {len(customer_ids)} customers)"
+        )
+    base = int(day.strftime("%Y%m%d")) * id_block
+    reserved = orders[orders["order_id"].between(base + 1, base + id_block - 1)]
+    if not reserved.empty:
+        row = reserved.iloc[0]
+        raise LandingFileError(
+            f"{Cell(row.source_file, row.source_line, 'order_id')}: id {row.order_id} is reserved for the "
+            f"generated orders of {day} ({base + 1}..{base + id_block - 1})"
+        )
+
+
 def empty() -> pd.DataFrame:
     """A day with no landing files: no rows, the same columns and types."""
     types = {c: "int64" for c in INTEGER_COLUMNS} | {c: "object" for c in TEXT_COLUMNS}

@@ -17,7 +17,9 @@ class LocationTaggingRunCoordinator(QueuedRunCoordinator):
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
         origin = run.remote_job_origin
-        if origin is not None and LOCATION_TAG not in run.tags:
+        # The run's origin decides, whatever tag the run came with: a job that
+        # tagged itself as another location would escape its own location's cap.
+        if origin is not None and run.tags.get(LOCATION_TAG) != origin.location_name:
             self._instance.add_run_tags(run.run_id, {LOCATION_TAG: origin.location_name})
             tagged = self._instance.get_run_by_id(run.run_id) or run
             context = SubmitRunContext(dagster_run=tagged, workspace=context.workspace)

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from platform_common import Warehouse
 from pydantic import Field
 
 from transform.project import dbt_project
@@ -61,11 +62,34 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=TransformTranslator(),
     name="transform_dbt",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator:
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
+) -> Iterator:
     """`dbt build`: each model, then its tests. A failing error-severity test makes dbt
     skip everything downstream of it and fails this step."""
     # The images install the project read-only inside site-packages: dbt writes its
     # target/ and logs to scratch space instead.
+    events, failure = [], None
     with tempfile.TemporaryDirectory(prefix="transform-dbt-") as scratch:
         invocation = dbt.cli(["build", *config.flags()], context=context, target_path=Path(scratch))
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        try:
+            events.extend(invocation.stream().fetch_row_counts().fetch_column_metadata())
+        except Exception as exc:  # noqa: BLE001 - what dbt built before it failed still counts
+            failure = exc
+    # After dbt has exited: the local DuckDB file admits one process at a time.
+    for event in events:
+        yield with_preview(context, warehouse, event)
+    if failure is not None:
+        raise failure
+
+
+def with_preview(context: dg.AssetExecutionContext, warehouse: Warehouse, event: Any) -> Any:
+    """A model's output, plus the first rows of the table dbt built (asset key [schema, name])."""
+    if not isinstance(event, dg.Output):
+        return event
+    schema, table = context.asset_key_for_output(event.output_name).path
+    try:
+        return event.with_metadata({**event.metadata, "preview": warehouse.preview(schema, table)})
+    except Exception as exc:  # noqa: BLE001 - a preview is a convenience, never a failure
+        context.log.warning(f"no preview of {schema}.{table}: {exc}")
+        return event
