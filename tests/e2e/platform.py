@@ -286,14 +286,27 @@ def _{marker}_job():
 
 
 _PROBED = {{"defs": defs}}
-
+_SENSORS = []
+{sensor}
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions.merge(_PROBED["defs"](), dg.Definitions(jobs=[_{marker}_job]))
+    return dg.Definitions.merge(_PROBED["defs"](), dg.Definitions(jobs=[_{marker}_job], sensors=_SENSORS))
+"""
+
+PROBE_SENSOR = """
+@dg.sensor(name="{marker}_sensor", job=_{marker}_job, minimum_interval_seconds=5,
+           default_status=dg.DefaultSensorStatus.RUNNING)
+def _{marker}_sensor():
+    yield dg.RunRequest(run_key="once")
+
+
+_SENSORS.append(_{marker}_sensor)
 """
 
 
-def probe_job_code(marker: str, who: str) -> str:
-    """Python to append to a location's definitions.py: one more job, named `marker`."""
-    return PROBE_JOB.format(marker=marker, who=who)
+def probe_job_code(marker: str, who: str, *, sensor: bool = False) -> str:
+    """Python to append to a location's definitions.py: one more job, named `marker`,
+    and with `sensor`, a running sensor `<marker>_sensor` that launches it once."""
+    return PROBE_JOB.format(marker=marker, who=who,
+                            sensor=PROBE_SENSOR.format(marker=marker) if sensor else "")

@@ -19,13 +19,15 @@ from tests.e2e.platform import (
     poll,
     probe_job_code,
     run_info,
+    runs,
     service_container,
+    wait_for_run,
     wait_for_status,
 )
 
 MARKER = f"probe_{uuid.uuid4().hex[:8]}"
 
-PROBE = probe_job_code(MARKER, "tests/e2e/test_deploy.py")
+PROBE = probe_job_code(MARKER, "tests/e2e/test_deploy.py", sensor=True)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,14 @@ def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
     ingest_container = service_container("ingest")
     platform = {s: service_container(s) for s in ("webserver", "daemon")}
     old_image = inspect(service_container("transform"))["Config"]["Image"]
+    # A transform run (a dbt build) that starts on the old image, before the deploy:
+    # the one transform's asset sensor starts once ingest has loaded the raw tables
+    # it reads (on a fresh stack this module may run before any other ingest run).
+    ingest = wait_for_status(launch("ingest", "ingest_job", tags={"dagster/partition": "2024-01-05"}),
+                             {"SUCCESS"}, timeout=600)
+    transform_run = poll(lambda: runs("transform_job", None, ingest["endTime"] - 1), timeout=300,
+                         what="transform's sensor to start a transform_job run")[0]["runId"]
     long_run = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 45}}}})
-    # A transform run (a dbt build) that starts on the old image, before the deploy.
-    transform_run = launch("transform", "transform_job")
     wait_for_status(long_run, {"STARTED"})
     wait_for_status(transform_run, {"STARTED", "SUCCESS"}, timeout=600)
 
@@ -64,6 +71,11 @@ def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
     assert finished["tags"]["dagster/image"] == old_image
     probe_run = wait_for_status(launch("transform", MARKER), {"SUCCESS"}, timeout=600)
     assert probe_run["tags"]["dagster/image"] == new_image
+    # The daemon, never restarted, runs the new code too: the deploy's new sensor
+    # launches its run (the daemon follows each code server's server id).
+    by_sensor = wait_for_run(MARKER, created_after=0, tags={"dagster/sensor_name": f"{MARKER}_sensor"},
+                             timeout=300)
+    assert by_sensor["tags"]["dagster/image"] == new_image
 
 
 def test_deploy_that_fails_to_import_keeps_the_previous_version_serving(repo):
