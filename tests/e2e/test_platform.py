@@ -65,6 +65,8 @@ def test_each_run_ran_in_its_own_container_from_its_location_image(chain_runs):
         assert info["Config"]["Labels"]["dagster-platform/location"] == location
         assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 0
         assert info["Config"]["User"] == "10001"
+        # The image's code-server healthcheck is switched off for runs (dagster.yaml).
+        assert info["Config"]["Healthcheck"]["Test"] == ["NONE"]
     assert len(containers) == 3
 
 
