@@ -104,10 +104,13 @@ def start_retention(settings: retention.RetentionSettings, **loop_kwargs) -> thr
     if not settings.enabled:
         print(f"run retention is off ({retention.DAYS_VAR}=0): run history is kept", file=sys.stderr)
         return None
+    return start_loop(retention_loop, "run-retention", settings, **loop_kwargs)
+
+
+def start_loop(loop: Callable[..., None], name: str, *args, **loop_kwargs) -> threading.Event:
+    """Run `loop(*args, stop, **loop_kwargs)` in a daemon thread; returns `stop`, the event that ends it."""
     stop = threading.Event()
-    threading.Thread(
-        target=retention_loop, args=(settings, stop), kwargs=loop_kwargs, name="run-retention", daemon=True
-    ).start()
+    threading.Thread(target=loop, args=(*args, stop), kwargs=loop_kwargs, name=name, daemon=True).start()
     return stop
 
 
@@ -139,10 +142,7 @@ def sweep_loop(
 
 
 def start_sweep(**loop_kwargs) -> threading.Event:
-    stop = threading.Event()
-    threading.Thread(target=sweep_loop, args=(stop,), kwargs=loop_kwargs, name="run-container-sweep",
-                     daemon=True).start()
-    return stop
+    return start_loop(sweep_loop, "run-container-sweep", **loop_kwargs)
 
 
 def main() -> None:
