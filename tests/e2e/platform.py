@@ -194,7 +194,12 @@ query($filter: RunsFilter) { runsOrError(filter: $filter) { __typename
 
 def runs_by_id(run_ids: list[str]) -> list[dict]:
     """Several runs in one query (polling them one by one loads the stack being measured)."""
-    results = gql(RUNS, filter={"runIds": run_ids})["runsOrError"]["results"]
+    return query_runs({"runIds": run_ids})
+
+
+def query_runs(filter_: dict) -> list[dict]:
+    """The runs matching a GraphQL RunsFilter, each with its tags as a dict."""
+    results = gql(RUNS, filter=filter_)["runsOrError"]["results"]
     for run in results:
         run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
     return results
@@ -208,10 +213,7 @@ def runs(job: str | None = None, tags: dict | None = None, created_after: float 
         filter_["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     if created_after is not None:
         filter_["createdAfter"] = created_after
-    results = gql(RUNS, filter=filter_)["runsOrError"]["results"]
-    for run in results:
-        run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
-    return sorted(results, key=lambda r: r["creationTime"])
+    return sorted(query_runs(filter_), key=lambda r: r["creationTime"])
 
 
 def wait_for_run(job: str, *, created_after: float, tags: dict | None = None, timeout: float = 300) -> dict:
