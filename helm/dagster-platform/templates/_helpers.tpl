@@ -176,7 +176,7 @@ run_coordinator:
   class: LocationTaggingRunCoordinator
   config:
     max_concurrent_runs: {{ .Values.runCoordinator.maxConcurrentRuns }}
-    dequeue_interval_seconds: 1
+    dequeue_interval_seconds: 0.5
     dequeue_use_threads: true
     dequeue_num_workers: 4
     {{- with .Values.runCoordinator.tagConcurrencyLimits }}
