@@ -5,10 +5,14 @@ numpy upgrade. Generated ids are derived from the day (`yyyymmdd` * 10_000 + n),
 so days never collide with each other; landing files use their own ids.
 """
 
+from __future__ import annotations
+
 import random
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
+    import pandas as pd
 
 FIRST_NAMES = ["Ada", "Alan", "Barbara", "Claude", "Donald", "Edsger", "Frances", "Grace",
                "Hedy", "Ivan", "John", "Katherine", "Leslie", "Margaret", "Niklaus", "Radia"]
@@ -25,6 +29,8 @@ PAYMENT_COLUMNS = ["payment_id", "order_id", "payment_method", "amount_cents", "
 
 
 def customers(*, seed: int, n_customers: int) -> pd.DataFrame:
+    import pandas as pd
+
     rng = random.Random(f"{seed}:customers")
     return pd.DataFrame(
         {
@@ -36,6 +42,8 @@ def customers(*, seed: int, n_customers: int) -> pd.DataFrame:
 
 
 def orders_for_day(*, seed: int, day: date, n_orders: int, n_customers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import pandas as pd
+
     """(orders, payments) for one day. Most orders are paid at once; some are split."""
     if n_orders >= ID_BLOCK:
         raise ValueError(f"n_orders must be below {ID_BLOCK} per day, got {n_orders}")

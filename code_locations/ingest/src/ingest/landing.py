@@ -5,12 +5,16 @@ order_id, customer_id, order_date, status, payment_id, payment_method, amount_ce
 Every problem is reported with the file, the line and the column.
 """
 
+from __future__ import annotations
+
 import io
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
+    import pandas as pd
 
 PREFIX = "landing/orders/"
 KEY_PATTERN = re.compile(r"^landing/orders/(\d{4}-\d{2}-\d{2})/[^/]+\.csv$")
@@ -46,6 +50,8 @@ class Cell:
 
 def parse(key: str, data: bytes, day: date) -> pd.DataFrame:
     """Validate and type one landing file. Raises LandingFileError naming the bad cell."""
+    import pandas as pd
+
     try:
         raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -125,6 +131,8 @@ def check_references(rows: pd.DataFrame, day: date, customer_ids: pd.Series, id_
 
 def empty() -> pd.DataFrame:
     """A day with no landing files: no rows, the same columns and types."""
+    import pandas as pd
+
     types = {c: "int64" for c in INTEGER_COLUMNS} | {c: "object" for c in TEXT_COLUMNS}
     frame = pd.DataFrame({c: pd.Series(dtype=types.get(c, "object")) for c in COLUMNS})
     frame["order_date"] = pd.to_datetime(frame["order_date"])

@@ -6,11 +6,13 @@ from platform_common.environment import (
     platform_resources,
     sensor_interval_seconds,
 )
+from platform_common.frames import DataFrame
 from platform_common.objectstore import ObjectInfo, ObjectStore
 from platform_common.parquet import ParquetIOManager
 from platform_common.warehouse import Warehouse, WarehouseIOManager
 
 __all__ = [
+    "DataFrame",
     "Environment",
     "ObjectInfo",
     "ObjectStore",

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from platform_common.objectstore import ObjectStore
+
+if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
+    import pandas as pd
 
 # DuckDB maps pandas dtypes onto its own types and folds column names that
 # differ only in case. Each file therefore also records every column's name and
@@ -89,6 +92,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return [f"{base}.parquet"]
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        import pandas as pd
+
         if not isinstance(obj, pd.DataFrame):
             raise dg.Failure(f"ParquetIOManager stores DataFrames, got {type(obj).__name__}")
         keys = self._keys(context)
@@ -104,6 +109,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _split(context: dg.OutputContext, obj: pd.DataFrame, keys: list[str]) -> list[tuple[str, pd.DataFrame]]:
         """A run over a range of days: one file per day, rows placed by the asset's
         `partition_expr` column. Each file is still one atomic write."""
+        import pandas as pd
+
         partitions_def = context.asset_partitions_def
         column = (context.definition_metadata or {}).get("partition_expr")
         if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition) or not column:
@@ -130,5 +137,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return parts
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        import pandas as pd
+
         frames = [read_parquet_bytes(self.store.get_bytes(k)) for k in self._keys(context)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -12,12 +12,14 @@ import importlib.util
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
+
+if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
+    import pandas as pd
 
 PREVIEW_ROWS = 5
 
@@ -72,6 +74,8 @@ class Warehouse(dg.ConfigurableResource):
             yield conn
 
     def read_sql(self, sql: str, **params: object) -> pd.DataFrame:
+        import pandas as pd
+
         with self.engine().connect() as conn:
             return pd.read_sql(sa.text(sql), conn, params=params)
 
@@ -131,6 +135,8 @@ def table_metadata(df: pd.DataFrame, schema: str, table: str) -> dict[str, dg.Me
 
 
 def _sql_type(series: pd.Series) -> sa.types.TypeEngine:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return sa.Boolean()
     if pd.api.types.is_integer_dtype(series):
@@ -212,6 +218,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     warehouse: Warehouse
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        import pandas as pd
+
         if not context.has_asset_key:
             raise dg.Failure(
                 f"WarehouseIOManager stores asset outputs only; output {context.name!r} of op "
@@ -235,6 +243,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(table_metadata(obj, schema, table))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        import pandas as pd
+
         schema, table = table_for(context.asset_key)
         sql = f'SELECT * FROM "{schema}"."{table}"'
         params: dict = {}

@@ -3,8 +3,7 @@
 from datetime import date
 
 import dagster as dg
-import pandas as pd
-from platform_common import ObjectStore
+from platform_common import DataFrame, ObjectStore
 from pydantic import Field
 
 from ingest import generator, landing
@@ -28,7 +27,7 @@ class CustomersConfig(dg.Config):
     code_version="2",
     description="Customers of the jaffle shop, from the deterministic generator.",
 )
-def customers(config: CustomersConfig) -> pd.DataFrame:
+def customers(config: CustomersConfig) -> DataFrame:
     return generator.customers(seed=config.seed, n_customers=config.n_customers)
 
 
@@ -48,7 +47,9 @@ def customers(config: CustomersConfig) -> pd.DataFrame:
         "before anything is archived or loaded."
     ),
 )
-def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore, customers: pd.DataFrame) -> pd.DataFrame:
+def landing_files(context: dg.AssetExecutionContext, object_store: ObjectStore, customers: DataFrame) -> DataFrame:
+    import pandas as pd
+
     files, per_day = [], []
     try:
         # One day, or a range of days in one run (the IO manager writes one file per day).
@@ -97,7 +98,9 @@ class DailyOrdersConfig(dg.Config):
     group_name="raw",
     code_version="2",
 )
-def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersConfig, landed: pd.DataFrame):
+def orders_and_payments(context: dg.AssetExecutionContext, config: DailyOrdersConfig, landed: DataFrame):
+    import pandas as pd
+
     # One day, or a range of days in one run (the warehouse IO manager replaces them all).
     generated = [
         generator.orders_for_day(

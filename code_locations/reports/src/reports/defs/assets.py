@@ -5,9 +5,13 @@ which replaces it in one transaction (a partition of `monthly_revenue` replaces
 only its month). A guard that raises here leaves the previous table in place.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
-from platform_common import Warehouse
+from platform_common import DataFrame, Warehouse
+
+if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
+    import pandas as pd
 
 OWNERS = ["team:reports"]
 TABLE_KINDS = {"pandas", "postgres"}
@@ -45,7 +49,7 @@ def columns(*spec: tuple[str, str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, type, description) for name, type, description in spec])
 
 
-def require_rows(df: pd.DataFrame, table: str, needed: tuple[str, ...]) -> pd.DataFrame:
+def require_rows(df: DataFrame, table: str, needed: tuple[str, ...]) -> DataFrame:
     """Fail before anything is written, so the BI tool keeps the last good report."""
     missing = [c for c in needed if c not in df.columns]
     if missing:
@@ -62,7 +66,7 @@ def no_rows(table: str) -> dg.Failure:
     return dg.Failure(f"{table} has no rows: has transform_job run? The report tables keep their previous contents.")
 
 
-def revenue_cents(orders: pd.DataFrame) -> pd.Series:
+def revenue_cents(orders: DataFrame) -> "pd.Series":
     return orders["amount_cents"].where(~orders["status"].isin(REFUNDED_STATUSES), 0)
 
 
@@ -83,7 +87,9 @@ DAILY_REVENUE_SCHEMA = columns(
     metadata={"dagster/column_schema": DAILY_REVENUE_SCHEMA},
     description="Orders and revenue (cents, refunds excluded) per order date.",
 )
-def daily_revenue(orders: pd.DataFrame) -> pd.DataFrame:
+def daily_revenue(orders: DataFrame) -> DataFrame:
+    import pandas as pd
+
     orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
     kept = orders.assign(revenue_cents=revenue_cents(orders))
     out = (
@@ -115,7 +121,7 @@ ORDERS_BY_STATUS_SCHEMA = columns(
         "no order has it); a status transform adds later appears after them."
     ),
 )
-def orders_by_status(orders: pd.DataFrame) -> pd.DataFrame:
+def orders_by_status(orders: DataFrame) -> DataFrame:
     orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
     counts = orders.groupby("status").agg(orders=("order_id", "count"), amount_cents=("amount_cents", "sum"))
     order = [*STATUSES, *sorted(set(counts.index) - set(STATUSES))]
@@ -149,7 +155,9 @@ CUSTOMER_SUMMARY_SCHEMA = columns(
     metadata={"dagster/column_schema": CUSTOMER_SUMMARY_SCHEMA},
     description="One row per customer: segment, orders, returns, lifetime value and net revenue (cents).",
 )
-def customer_summary(customers: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+def customer_summary(customers: DataFrame, orders: DataFrame) -> DataFrame:
+    import pandas as pd
+
     customers = require_rows(customers, "marts.customers", CUSTOMER_COLUMNS)
     orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
     returned = (
@@ -203,7 +211,9 @@ MONTHLY_REVENUE_SCHEMA = columns(
         "month. Reads only its months' rows of marts.orders; a month without orders has a row of zeros."
     ),
 )
-def monthly_revenue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pd.DataFrame:
+def monthly_revenue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> DataFrame:
+    import pandas as pd
+
     if not (context.has_partition_key or context.has_partition_key_range):
         raise dg.Failure(
             "reports/monthly_revenue is partitioned by month: launch it (or reports_job) for a month "

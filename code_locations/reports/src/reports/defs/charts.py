@@ -4,19 +4,21 @@ Rendered with matplotlib's Agg canvas on a bare `Figure` (no pyplot): no display
 no global figure state shared between runs in one process.
 """
 
+from __future__ import annotations
+
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import matplotlib.dates as mdates
-import matplotlib.ticker as mticker
-import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image  # matplotlib's own image dependency
-from platform_common import ObjectStore
+from platform_common import DataFrame, ObjectStore
 
 from reports.defs.assets import OWNERS
+
+# matplotlib (and pandas) load when a chart is drawn, not with the definitions:
+# the code server and runs that draw nothing skip them (docs/performance.md).
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CHART_KINDS = {"matplotlib", "pandas", "s3"}
 # Small PNGs: the chart is embedded as base64 in the materialization metadata,
@@ -29,6 +31,9 @@ PALETTE_COLORS = 32
 
 
 def render_png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image  # matplotlib's own image dependency
+
     fig.set_dpi(DPI)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
@@ -51,6 +56,8 @@ def publish(object_store: ObjectStore, name: str, png: bytes, alt: str) -> dict[
 
 
 def _money(ax) -> None:
+    import matplotlib.ticker as mticker
+
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
 
 
@@ -63,7 +70,11 @@ def _money(ax) -> None:
     code_version="1",
     description="Line chart of revenue by day (returns excluded), stored as charts/revenue_by_day.png.",
 )
-def revenue_chart(object_store: ObjectStore, daily_revenue: pd.DataFrame) -> dg.MaterializeResult:
+def revenue_chart(object_store: ObjectStore, daily_revenue: DataFrame) -> dg.MaterializeResult:
+    import matplotlib.dates as mdates
+    import pandas as pd
+    from matplotlib.figure import Figure
+
     days = daily_revenue.sort_values("order_date")
     dates = pd.to_datetime(days["order_date"])
     revenue = days["revenue_cents"] / 100
@@ -94,7 +105,9 @@ def revenue_chart(object_store: ObjectStore, daily_revenue: pd.DataFrame) -> dg.
     code_version="1",
     description="Bar chart of the order count per status, stored as charts/orders_by_status.png.",
 )
-def orders_by_status_chart(object_store: ObjectStore, by_status: pd.DataFrame) -> dg.MaterializeResult:
+def orders_by_status_chart(object_store: ObjectStore, by_status: DataFrame) -> dg.MaterializeResult:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=SIZE_INCHES, layout="constrained")
     ax = fig.subplots()
     bars = ax.barh(by_status["status"], by_status["orders"], color="tab:green")

@@ -4,11 +4,13 @@ DuckDB rather than Polars: it is already in the image (platform-common reads and
 writes Parquet with it), and Polars alone added 172 MB to it (docs/performance.md)."""
 
 import dagster as dg
-import duckdb
-import pandas as pd
-from platform_common import Warehouse
+from platform_common import DataFrame, Warehouse
 
 from transform.defs.assets import MARTS_ORDERS, OWNERS
+
+# DuckDB and pandas are imported where they are used: they load when the asset
+# runs, not with the definitions, so dbt's runs and the code server skip them
+# (docs/performance.md).
 
 COLUMNS = ["cohort_week", "weeks_since_first_order", "cohort_size", "active_customers", "retention"]
 
@@ -34,9 +36,11 @@ ORDER BY cohort_week, weeks_since_first_order
 """
 
 
-def retention(orders: pd.DataFrame) -> pd.DataFrame:
+def retention(orders: DataFrame) -> DataFrame:
     """One row per (cohort week, weeks since first order): how many of the cohort ordered.
     Weeks start on Monday."""
+    import duckdb
+
     with duckdb.connect() as con:
         con.register("orders", orders)
         long = con.sql(RETENTION_SQL).df()
@@ -46,8 +50,10 @@ def retention(orders: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def matrix_markdown(long: pd.DataFrame) -> str:
+def matrix_markdown(long: DataFrame) -> str:
     """The wide matrix (a column per week offset), which SQL cannot pivot without knowing the columns."""
+    import pandas as pd
+
     if long.empty:
         return "_no orders yet_"
     wide = long.pivot(index="cohort_week", columns="weeks_since_first_order", values="retention").sort_index(axis=1)
@@ -59,10 +65,12 @@ def matrix_markdown(long: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def orders_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def orders_frame(frame: DataFrame) -> DataFrame:
     """customer_id as int64 and order_date as naive UTC datetime64[us], whatever the
     driver gave: Postgres gives object dates or nullable ints where DuckDB gives
     datetime64 and int64."""
+    import pandas as pd
+
     dates = pd.to_datetime(frame["order_date"])
     if dates.dt.tz is not None:
         dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -84,7 +92,7 @@ def orders_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "each cohort that ordered again N weeks later."
     ),
 )
-def customer_cohorts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pd.DataFrame:
+def customer_cohorts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> DataFrame:
     orders = orders_frame(warehouse.read_sql("SELECT customer_id, order_date FROM marts.orders"))
     long = retention(orders)
     context.add_output_metadata({"retention_matrix": dg.MetadataValue.md(matrix_markdown(long))})
