@@ -35,6 +35,17 @@ def test_webserver_lists_exactly_three_loaded_locations():
         assert e["locationOrLoadError"]["__typename"] == "RepositoryLocation", e
 
 
+@pytest.mark.parametrize("location", sorted(LOCATIONS))
+def test_each_code_server_is_one_grpc_process(location):
+    # `dagster code-server start` would add a proxy process (68 MiB) in front of it.
+    top = [line.split(None, 1)[1] for line in docker("top", service_container(location), "-o", "pid,args").splitlines()[1:]]
+    # Not counted: a healthcheck that may be running, and multiprocessing's resource
+    # tracker, which a library in transform starts.
+    commands = [c for c in top if "/bin/dagster " in c and "grpc-health-check" not in c]
+    assert len(commands) == 1, top
+    assert "dagster api grpc" in commands[0] and f"--module-name {location}.definitions" in commands[0]
+
+
 @pytest.fixture(scope="module")
 def chain_runs():
     """An ingest run launched through the API; transform follows through its

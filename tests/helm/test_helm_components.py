@@ -361,14 +361,16 @@ class TestCodeLocation:
             )
             assert c["command"][:7] == [
                 "dagster",
-                "code-server",
-                "start",
+                "api",
+                "grpc",
                 "-h",
                 "0.0.0.0",
                 "-p",
                 "4000",
             ]
             assert c["command"][7:9] == ["-m", f"{location}.definitions"]
+            # One process, and a load error is served to the UI instead of crashing the pod.
+            assert c["command"][9:] == ["--location-name", location, "--lazy-load-user-code"]
             assert c["readinessProbe"]["exec"]["command"] == [
                 "dagster",
                 "api",

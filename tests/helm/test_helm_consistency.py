@@ -1,7 +1,7 @@
 """The list of code locations agrees everywhere it is written down.
 
 workspace.yaml (repo root), docker/compose.yaml (services that run
-`dagster code-server`), helm/values/*.yaml and the platform chart's default
+`dagster api grpc`), helm/values/*.yaml and the platform chart's default
 codeLocations must all name the same locations.
 """
 
@@ -26,7 +26,7 @@ def _runs_code_server(service: dict) -> bool:
     command = service.get("command") or []
     if isinstance(command, str):
         command = command.split()
-    if "code-server" in command:
+    if command[:3] == ["dagster", "api", "grpc"]:
         return True
     # The location images start the code server from their CMD; compose then
     # only carries the gRPC health check.

@@ -33,7 +33,7 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 {{- end -}}
 {{- end -}}
 
-{{/* DAGSTER_CONTAINER_CONTEXT: read by `dagster code-server start` and handed to
+{{/* DAGSTER_CONTAINER_CONTEXT: read by `dagster api grpc` and handed to
      the K8sRunLauncher with every run of this location, which merges it over the
      launcher's own config (lists are appended, maps merged key by key). */}}
 {{- define "dagster-code-location.containerContext" -}}
