@@ -296,8 +296,19 @@ def sensor_latency(profile: str, n: int) -> list[dict]:
         samples.append({"ingest_run": run_id, "transform_run": transform["runId"],
                         "materialization_to_started_s": round(started["startTime"] - max(raw), 2),
                         "ingest_end_to_started_s": round(started["startTime"] - ingest["endTime"], 2)})
+        settle(transform["runId"], started["startTime"])
     drain()
     return samples
+
+
+def settle(transform_run: str, since: float) -> None:
+    """Wait for the chain a transform run starts: on its success reports_after_transform
+    requests a reports run a sensor tick later, which `drain` alone can miss, and
+    which would then share the CPU with the next sample."""
+    if wait_for_status(transform_run, TERMINAL, timeout=900)["status"] != "SUCCESS":
+        return
+    reports = downstream("reports_job", since, {"reports/transform_run_id": transform_run})
+    wait_for_status(reports["runId"], TERMINAL, timeout=900)
 
 
 def pipeline(profile: str, orders: int) -> dict:
