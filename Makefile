@@ -104,6 +104,9 @@ up: .env check build ## Start the platform; returns when the UI answers and ever
 
 .PHONY: down
 down: ## Stop the platform and remove its run containers (data volumes are kept)
+	@# The daemon first: a sensor's run launched after the run containers are removed
+	@# would keep the network busy and outlive the platform.
+	-@$(DC) stop daemon webserver >/dev/null 2>&1
 	-@ids=$$($(DOCKER) ps -aq --filter label=dagster-platform/location); [ -z "$$ids" ] || $(DOCKER) rm -f $$ids >/dev/null
 	$(DC) down --remove-orphans
 
