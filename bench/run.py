@@ -43,7 +43,9 @@ from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
     TERMINAL,
     ServerError,
     copy_repo,
+    docker,
     gql,
+    inspect,
     jobs_of,
     launch,
     make,
@@ -52,6 +54,7 @@ from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
     runs,
     runs_by_id,
     runs_in_flight,
+    service_container,
     wait_for_status,
 )
 
@@ -96,10 +99,9 @@ INSTANCE = "{ instance { info daemonHealth { allDaemonStatuses { daemonType heal
 def restart_postgres(timeout: float = 180) -> None:
     """Start each profile from a cold Postgres: a footprint taken after the other
     profile's pipeline would otherwise count that pipeline's page cache."""
-    (cid,) = docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}",
-                        "--filter", "label=com.docker.compose.service=postgres").split()
-    docker_out("restart", cid)
-    poll(lambda: docker_out("inspect", "-f", "{{.State.Health.Status}}", cid).strip() == "healthy",
+    (cid,) = service_container("postgres").split()
+    docker("restart", cid)
+    poll(lambda: inspect(cid)["State"]["Health"]["Status"] == "healthy",
          timeout=timeout, interval=1, what="Postgres to be healthy after its restart")
 
 
