@@ -12,13 +12,29 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 
+from platform_services import storage as storage_module
 from platform_services.storage import POOL_DEFAULTS, PooledPostgresStorage
 
 URL = "postgresql://dagster@postgres:5432/dagster"  # no password: nothing connects
 
 
 @pytest.fixture
-def built(monkeypatch):
+def tables(monkeypatch):
+    """What the table check finds in Postgres (no Postgres here): True, or False
+    for an empty database. Records each check, and what each storage was told."""
+    state = SimpleNamespace(present=True, checks=[], autocreate=[])
+
+    def ask(engine):
+        state.checks.append(engine.url)
+        return state.present
+
+    monkeypatch.setattr(storage_module, "_seen_tables", set())
+    monkeypatch.setattr(storage_module, "_ask_tables_present", ask)
+    return state
+
+
+@pytest.fixture
+def built(monkeypatch, tables):
     """PooledPostgresStorage over dagster_postgres's storages, each with its own NullPool
     engine as Dagster builds it, but no Postgres to inspect at start."""
     disposed = []
@@ -26,9 +42,11 @@ def built(monkeypatch):
                         (PostgresScheduleStorage, "schedules")):
         def fake_init(self, postgres_url, should_autocreate_tables=True, inst_data=None, token_provider=None,
                       name=name):
+            tables.autocreate.append((name, should_autocreate_tables))
             self._engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
             self._engine.dispose = lambda: disposed.append(name)
             self._event_watcher = None
+            self.postgres_url, self._token_provider = postgres_url, token_provider
 
         monkeypatch.setattr(klass, "__init__", fake_init)
     return disposed
@@ -56,6 +74,44 @@ def test_disposing_the_storages_closes_the_pool(built, monkeypatch):
     storage.run_storage.dispose()
     storage.event_log_storage.dispose()
     assert closed == [1, 1]
+
+
+def test_a_process_asks_for_the_tables_once_and_dagster_never(built, tables):
+    # A code server opens an instance per sensor evaluation: dagster_postgres's own
+    # check is one inspector, on a new connection, per storage, every time.
+    PooledPostgresStorage(URL)
+    PooledPostgresStorage(URL)
+    assert len(tables.checks) == 1
+    assert tables.autocreate == [(name, False) for name in ("runs", "events", "schedules")] * 2
+
+
+def test_a_missing_table_lets_dagster_postgres_create_them(built, tables):
+    tables.present = False
+    PooledPostgresStorage(URL)
+    assert tables.autocreate == [("runs", True), ("events", True), ("schedules", True)]
+    PooledPostgresStorage(URL)
+    assert len(tables.checks) == 2  # not remembered until the tables are there
+
+
+def test_should_autocreate_tables_false_is_kept(built, tables):
+    tables.present = False
+    PooledPostgresStorage(URL, should_autocreate_tables=False)
+    assert {create for _, create in tables.autocreate} == {False}
+
+
+def test_the_webserver_gets_one_pool_for_the_three_storages(built):
+    storage = PooledPostgresStorage(URL, pool={"size": 1})
+    before = storage.engine
+    # What dagster-webserver does at start (DagsterInstance.optimize_for_webserver).
+    for each in (storage.schedule_storage, storage.run_storage, storage.event_log_storage):
+        each.optimize_for_webserver(statement_timeout=5000, pool_recycle=600, max_overflow=20)
+    assert {id(s._engine) for s in storage.storages()} == {id(storage.engine)}
+    assert storage.engine is not before
+    pool = storage.engine.pool
+    assert pool.size() == 1 and pool._max_overflow == 20 and pool._recycle == 600 and pool._pre_ping
+    timeouts = [listener.args for listener in pool.dispatch.connect
+                if getattr(listener, "func", None) is storage_module._statement_timeout]
+    assert timeouts == [(5000,)]  # each new connection gets the webserver's statement timeout
 
 
 def test_config_takes_the_postgres_block_and_a_pool(built):

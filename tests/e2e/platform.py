@@ -140,8 +140,8 @@ def run_failure(run_id: str) -> str:
     return "\n".join(lines[-12:])
 
 
-def docker(*args: str, check: bool = True) -> str:
-    proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=120)
+def docker(*args: str, check: bool = True, input_text: str | None = None) -> str:
+    proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=120, input=input_text)
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()

@@ -1,7 +1,9 @@
 """The platform end to end: three locations, runs in their own containers,
 the cross-location chain, compute logs that outlive containers, termination."""
 
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.e2e.platform import (
     wait_for_status,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 LOCATIONS = {"ingest", "transform", "reports"}
 
 WORKSPACE = """
@@ -167,3 +170,49 @@ def test_the_daemon_reuses_its_postgres_connections():
                  max(b[pid] for pid in set(b) & set(first)) >= 15 and b,
                  timeout=120, interval=2, what="a daemon connection kept for 15 s")
     assert set(first) & set(later), (first, later)
+
+
+CONNECTS_PER_INSTANCE = r"""
+import json, os, pathlib, sys, tempfile
+import psycopg2
+from sqlalchemy import text
+
+home = pathlib.Path(tempfile.mkdtemp())
+(home / "dagster.yaml").write_text(sys.stdin.read())
+os.environ["DAGSTER_HOME"] = str(home)
+connects = []
+real_connect = psycopg2.connect
+def counting_connect(*args, **kwargs):
+    connects.append(1)
+    return real_connect(*args, **kwargs)
+psycopg2.connect = counting_connect  # SQLAlchemy's psycopg2 dialect calls it by attribute
+
+from dagster import AssetKey, DagsterInstance
+from platform_services import storage
+
+ref = DagsterInstance.get().get_ref()  # the process's first instance: it checks the tables
+counts = []
+for _ in range(3):  # as a code server does for each sensor evaluation
+    before = len(connects)
+    with DagsterInstance.from_ref(ref) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_latest_materialization_event(AssetKey(["raw", "orders"]))
+    counts.append(len(connects) - before)
+engine = DagsterInstance.from_ref(ref).run_storage._engine
+with engine.connect() as conn:
+    here = conn.execute(storage._TABLES_PRESENT).scalar()
+    conn.execute(text("SET search_path TO no_such_schema"))
+    empty = conn.execute(storage._TABLES_PRESENT).scalar()
+print(json.dumps({"counts": counts, "here": here, "empty": empty}))
+"""
+
+
+def test_opening_an_instance_costs_one_postgres_connection():
+    """platform_services.storage: dagster_postgres checks its tables with one
+    inspector per storage, each on a new connection, at every instance a process
+    opens (a code server: one per sensor evaluation). Ours asks once per process."""
+    script = docker("exec", "-i", service_container("ingest"), "python", "-W", "ignore", "-c",
+                    CONNECTS_PER_INSTANCE, input_text=(ROOT / "dagster.yaml").read_text())
+    result = json.loads(script.splitlines()[-1])
+    assert result == {"counts": [1, 1, 1], "here": True, "empty": False}

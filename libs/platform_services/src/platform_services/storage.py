@@ -20,8 +20,17 @@ the process:
 
 Connections are checked with a ping before use (pool_pre_ping), so a Postgres
 restart costs one failed ping per stale connection, never a failed query.
-Disposing the instance closes the pool. The webserver replaces the pool with
-its own at start (optimize_for_webserver), as it does for `storage: postgres`.
+Disposing the instance closes the pool. In the webserver, Dagster gives each of
+the three storages its own pool of one connection, held open, plus a statement
+timeout (optimize_for_webserver); here the three share one pool with that
+timeout, so the webserver holds `size` connections at rest instead of three.
+
+Opening an instance costs one query, not three connections: dagster_postgres
+checks that its tables exist with one SQLAlchemy inspector per storage, each on
+a new connection. A code server opens an instance for every sensor evaluation
+(every 5 s per sensor here), and a run worker one per run. This class asks once,
+on the pool's first connection, and a process that has seen the tables asks no
+more. When a table is missing it lets dagster_postgres create them, as before.
 
 Dagster tracks making these settings configurable upstream
 (dagster-io/dagster#33935, #20325); drop this class when it ships.
@@ -29,6 +38,8 @@ Dagster tracks making these settings configurable upstream
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,9 +50,50 @@ from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
-from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+from dagster_postgres.utils import (
+    create_pg_engine,
+    get_token_provider_from_config,
+    pg_url_from_config,
+    retry_pg_connection_fn,
+    set_pg_statement_timeout,
+)
 
 POOL_DEFAULTS = {"size": 2, "max_overflow": 8, "recycle_seconds": 3600}
+
+# What dagster_postgres's storages look for at start before creating their tables:
+# runs and instance_info (run storage), event_logs, and schedules or jobs.
+_TABLES_PRESENT = sa.text("""
+    SELECT count(*) FILTER (WHERE relname IN ('runs', 'instance_info', 'event_logs')) = 3
+       AND count(*) FILTER (WHERE relname IN ('schedules', 'jobs')) > 0
+    FROM pg_catalog.pg_class
+    WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
+      AND relname IN ('runs', 'instance_info', 'event_logs', 'schedules', 'jobs')
+""")
+_seen_tables: set[str] = set()  # database URLs whose tables this process has seen
+_seen_lock = threading.Lock()
+
+
+def _ask_tables_present(engine: sa.Engine) -> bool:
+    def ask() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(_TABLES_PRESENT).scalar())
+
+    return retry_pg_connection_fn(ask)  # Dagster's retries while Postgres starts
+
+
+def _tables_present(engine: sa.Engine, url: str) -> bool:
+    with _seen_lock:
+        if url in _seen_tables:
+            return True
+    present = _ask_tables_present(engine)
+    if present:
+        with _seen_lock:
+            _seen_tables.add(url)
+    return present
+
+
+def _statement_timeout(millis: int, dbapi_connection: Any, _record: Any) -> None:
+    set_pg_statement_timeout(dbapi_connection, millis)
 
 
 class _OnPool:
@@ -49,9 +101,15 @@ class _OnPool:
     closes the pool's connections: a process that opens an instance per request
     (a code server evaluating a sensor) must not leave them to the garbage collector."""
 
-    def use_pool(self, engine: sa.Engine) -> None:
+    _owner: PooledPostgresStorage
+
+    def use_pool(self, owner: PooledPostgresStorage) -> None:
         self._engine.dispose()  # Dagster's own NullPool engine: nothing is kept
-        self._engine = engine
+        self._owner = owner
+        self._engine = owner.engine
+
+    def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> None:
+        self._engine = self._owner.webserver_engine(statement_timeout, pool_recycle, max_overflow)
 
     def dispose(self) -> None:
         super().dispose()
@@ -79,31 +137,53 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
         pool: dict[str, int] | None = None,
     ):
-        # DagsterPostgresStorage.__init__, with our storage classes.
+        # DagsterPostgresStorage.__init__, with our storage classes and pool.
         self.postgres_url = postgres_url
         self.should_autocreate_tables = should_autocreate_tables
         self._inst_data = inst_data
-        self._run_storage = PooledRunStorage(postgres_url, should_autocreate_tables, token_provider=token_provider)
-        self._event_log_storage = PooledEventLogStorage(
-            postgres_url, should_autocreate_tables, token_provider=token_provider
-        )
-        self._schedule_storage = PooledScheduleStorage(
-            postgres_url, should_autocreate_tables, token_provider=token_provider
-        )
-        DagsterStorage.__init__(self)
+        self._token_provider = token_provider
         self.pool_settings = {**POOL_DEFAULTS, **(pool or {})}
-        self._pooled_engine = create_pg_engine(
-            postgres_url,
-            token_provider,
+        self._pooled_engine = self._create_engine(
+            pool_recycle=self.pool_settings["recycle_seconds"],
+            max_overflow=self.pool_settings["max_overflow"],
+        )
+        self._webserver_lock = threading.Lock()
+        self._for_webserver = False
+        # Dagster's own table check (and creation) only where a table is missing.
+        create = should_autocreate_tables and not _tables_present(self._pooled_engine, postgres_url)
+        self._run_storage = PooledRunStorage(postgres_url, create, token_provider=token_provider)
+        self._event_log_storage = PooledEventLogStorage(postgres_url, create, token_provider=token_provider)
+        self._schedule_storage = PooledScheduleStorage(postgres_url, create, token_provider=token_provider)
+        DagsterStorage.__init__(self)
+        for storage in self.storages():
+            storage.use_pool(self)
+
+    def _create_engine(self, pool_recycle: int, max_overflow: int, **kwargs: Any) -> sa.Engine:
+        return create_pg_engine(
+            self.postgres_url,
+            self._token_provider,
             isolation_level="AUTOCOMMIT",
             poolclass=sa.pool.QueuePool,
             pool_size=self.pool_settings["size"],
-            max_overflow=self.pool_settings["max_overflow"],
-            pool_recycle=self.pool_settings["recycle_seconds"],
+            max_overflow=max_overflow,
+            pool_recycle=pool_recycle,
             pool_pre_ping=True,
+            **kwargs,
         )
-        for storage in self.storages():
-            storage.use_pool(self._pooled_engine)
+
+    def webserver_engine(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> sa.Engine:
+        """The pool, rebuilt once with the webserver's settings (dagster-webserver's
+        --db-statement-timeout, --db-pool-recycle, --db-pool-max-overflow) for the
+        three storages, which Dagster asks one after the other."""
+        with self._webserver_lock:
+            if not self._for_webserver:
+                options = self._pooled_engine.url.query.get("options")
+                engine = self._create_engine(pool_recycle, max_overflow,
+                                             **({"connect_args": {"options": options}} if options else {}))
+                sa.event.listen(engine, "connect", functools.partial(_statement_timeout, statement_timeout))
+                self._pooled_engine.dispose()
+                self._pooled_engine, self._for_webserver = engine, True
+            return self._pooled_engine
 
     def storages(self) -> tuple[_OnPool, ...]:
         return (self._run_storage, self._event_log_storage, self._schedule_storage)
