@@ -48,7 +48,8 @@ def test_instance_uses_the_platform_parts():
     assert data["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
     assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"
     assert data["run_launcher"]["config"]["network"] == "dagster_platform"
-    assert data["compute_logs"]["class"] == "S3ComputeLogManager"
+    assert (data["compute_logs"]["module"], data["compute_logs"]["class"]) == (
+        "platform_services.compute_logs", "S3ComputeLogManager")
     assert data["telemetry"]["enabled"] is False
 
 

@@ -99,7 +99,7 @@ def test_instance_uses_the_agreed_classes(instance) -> None:
     )
     assert instance["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
     assert (instance["compute_logs"]["module"], instance["compute_logs"]["class"]) == (
-        "dagster_aws.s3.compute_log_manager",
+        "platform_services.compute_logs",
         "S3ComputeLogManager",
     )
     assert instance["compute_logs"]["config"]["bucket"] == {

@@ -229,7 +229,8 @@ run_launcher:
         ttl_seconds_after_finished: {{ .Values.runLauncher.jobTtlSecondsAfterFinished }}
       {{- end }}
 compute_logs:
-  module: dagster_aws.s3.compute_log_manager
+  # dagster-aws's S3ComputeLogManager without the rest of dagster-aws (platform_services.compute_logs)
+  module: platform_services.compute_logs
   class: S3ComputeLogManager
   config:
     bucket: {env: DAGSTER_LOGS_BUCKET}
