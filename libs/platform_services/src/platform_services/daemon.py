@@ -123,22 +123,21 @@ def sweep_loop(
 ) -> None:
     """Every `interval`, remove the containers of ended runs, until `stop` is set.
 
-    Returns at once when the run launcher has no such sweep (Dagster's own
-    DockerRunLauncher, the K8sRunLauncher). One instance serves every pass; a
-    failed pass opens a fresh one next time (Postgres or the engine may have
-    restarted)."""
-    while not stop.is_set():
+    Returns after the first pass when the run launcher has no such sweep
+    (Dagster's own DockerRunLauncher, the K8sRunLauncher). Each pass opens a
+    fresh instance and closes it: an instance kept between passes would hold a
+    pooled Postgres connection (a backend process) open for one query a minute.
+    A failed pass is logged and tried again at the next interval."""
+    while not stop.wait(interval):
         try:
             with open_instance() as instance:
                 remove = getattr(instance.run_launcher, "remove_finished_containers", None)
                 if remove is None:
                     return
-                while not stop.wait(interval):
-                    if removed := remove():
-                        log.info(f"removed {len(removed)} containers of ended runs")
+                if removed := remove():
+                    log.info(f"removed {len(removed)} containers of ended runs")
         except Exception:  # noqa: BLE001 - the daemon must outlive any failed pass
             log.exception(f"run container sweep failed; next try in {interval:.0f} s")
-            stop.wait(interval)
 
 
 def start_sweep(**loop_kwargs) -> threading.Event:
