@@ -359,10 +359,15 @@ def pipeline(profile: str, orders: int) -> dict:
 
 
 def cleanup(days: int) -> None:
-    """Put the benchmark's days back to empty (the sensors then rebuild the marts)."""
+    """Put the benchmark's days back to empty, and wait for the transform and
+    reports runs the sensors start for it: `drain` alone returns before they are
+    requested, and they would then run into the next profile's switch, its idle
+    footprint and its burst."""
     run_id = launch("ingest", "ingest_job", ingest_config(0, 100),
                     tags={**partition_tags(BENCH_DAY, days), "bench/cleanup": "1"})
-    wait_for_status(run_id, {"SUCCESS"}, timeout=1800)
+    ingest = wait_for_status(run_id, {"SUCCESS"}, timeout=1800)
+    transform = downstream("transform_job", ingest["startTime"], {"transform/trigger": f"ingest-run:{run_id}"})
+    settle(transform["runId"], ingest["startTime"])
     drain()
 
 
