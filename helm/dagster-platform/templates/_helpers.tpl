@@ -92,8 +92,8 @@ WAREHOUSE_DB: {{ .Values.postgres.warehouseDatabase | quote }}
 DAGSTER_LOGS_BUCKET: {{ .Values.s3.logsBucket | quote }}
 DATA_BUCKET: {{ .Values.s3.dataBucket | quote }}
 AWS_REGION: {{ .Values.s3.region | quote }}
-{{- /* Two glibc malloc arenas per process, as in docker/compose.yaml (docs/performance.md). */}}
-MALLOC_ARENA_MAX: "2"
+{{- /* One glibc malloc arena per process, as in docker/compose.yaml (docs/performance.md). */}}
+MALLOC_ARENA_MAX: "1"
 {{- if .Values.s3.endpointUrl }}
 S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- end }}
