@@ -371,13 +371,8 @@ class TestCodeLocation:
             assert c["command"][7:9] == ["-m", f"{location}.definitions"]
             # One process, and a load error is served to the UI instead of crashing the pod.
             assert c["command"][9:] == ["--location-name", location, "--lazy-load-user-code"]
-            assert c["readinessProbe"]["exec"]["command"] == [
-                "dagster",
-                "api",
-                "grpc-health-check",
-                "-p",
-                "4000",
-            ]
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert c[probe]["exec"]["command"] == ["python", "-m", "platform_services.health", "4000"]
 
     def test_env_from_configmaps_and_secrets(self) -> None:
         objects = render_location(

@@ -31,7 +31,7 @@ def _runs_code_server(service: dict) -> bool:
     # The location images start the code server from their CMD; compose then
     # only carries the gRPC health check.
     test = (service.get("healthcheck") or {}).get("test") or []
-    return not command and "grpc-health-check" in " ".join(
+    return not command and "platform_services.health" in " ".join(
         test if isinstance(test, list) else [test]
     )
 
