@@ -53,6 +53,13 @@ def test_instance_uses_the_platform_parts():
     assert data["telemetry"]["enabled"] is False
 
 
+def test_postgres_stops_with_a_fast_shutdown():
+    # SIGTERM (smart shutdown) waits for the pooled connections to leave, which they
+    # never do; Docker then kills Postgres and the next start is a crash recovery.
+    postgres = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]["postgres"]
+    assert postgres["stop_signal"] == "SIGINT"
+
+
 def test_run_containers_get_every_platform_variable():
     launcher_env = set(yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_launcher"]["config"]["env_vars"])
     compose_env = set(yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["x-platform-env"])

@@ -8,12 +8,14 @@ import os
 import subprocess
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.e2e.platform import (
+    DOCKER,
     TERMINAL,
     copy_repo,
     make,
@@ -31,6 +33,12 @@ from tests.e2e.platform import (
     wait_for_status,
 )
 from tests.e2e.test_platform import WORKSPACE
+
+
+def docker_logs(container: str, since: str) -> str:
+    """stdout and stderr of a container since an RFC 3339 time (Postgres logs to stderr)."""
+    proc = subprocess.run([DOCKER, "logs", "--since", since, container], capture_output=True, text=True, timeout=60)
+    return proc.stdout + proc.stderr
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES: dict[str, dict] = {}
@@ -147,7 +155,15 @@ def test_runs_queued_across_a_postgres_restart_all_run_once():
     queued = [heartbeat(1, tag) for _ in range(5)]
     assert set(statuses(queued).values()) == {"QUEUED"}  # behind ingest's cap of 4
     restarted_at = time.monotonic()
-    docker("restart", service_container("postgres"))
+    logs_since = datetime.now(timezone.utc).isoformat()
+    postgres = service_container("postgres")
+    docker("restart", postgres)
+    # A clean stop (fast shutdown, not a kill after smart shutdown waited for the
+    # pooled connections), so the restart replays no WAL.
+    log = poll(lambda: (out := docker_logs(postgres, logs_since)) and "ready to accept connections" in out and out,
+               timeout=60, what="Postgres to be back")
+    assert "received fast shutdown request" in log and "database system is shut down" in log, log
+    assert "not properly shut down" not in log, log
     FIGURES["postgres_restarted"] = {"queued_at_restart": 5, "running_at_restart": 4,
                                      **outcome(holding + queued, tag, restarted_at, timeout=300)}
     assert FIGURES["postgres_restarted"]["runs_lost"] == 0
