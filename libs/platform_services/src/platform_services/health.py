@@ -3,7 +3,7 @@
 `dagster api grpc-health-check -p 4000` asks the server's standard gRPC health
 service whether "DagsterApi" is SERVING, after importing all of Dagster first:
 about 1 CPU-second per check on this host, every 30 s per code server. This asks
-the same question with grpc alone (0.1 CPU-seconds).
+the same question with grpc alone (0.17 CPU-seconds).
 
 Usage: python -m platform_services.health [PORT] (default 4000); exits 0 when
 SERVING, 1 otherwise, with the reason on stderr.
