@@ -85,8 +85,14 @@ def compose(repo: Path) -> dict:
 def test_scaffolder_reports_what_it_wired(scaffolded):
     _, result = scaffolded
     for rel in [f"code_locations/{NAME}/", f"helm/values/{NAME}.yaml", "Makefile", "docker/compose.yaml",
-                "workspace.yaml", "helm/dagster-platform/values.yaml", "README.md"]:
+                "workspace.yaml", "helm/dagster-platform/values.yaml", "README.md", "bench/compose.reference.yaml"]:
         assert rel in result.stdout
+
+
+def test_the_benchmarks_reference_profile_runs_the_new_code_server_with_dagsters_own_dagster(repo):
+    services = yaml.safe_load((repo / "bench/compose.reference.yaml").read_text())["services"]
+    assert services[NAME] == services["ingest"]
+    assert services[NAME]["environment"]["PATH"].startswith("/opt/venv/bin:")
 
 
 def test_package_files(repo):

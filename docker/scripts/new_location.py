@@ -236,6 +236,15 @@ def edit_platform_values(text: str, name: str) -> str:
     return insert_after(lines, end, entry)
 
 
+def edit_bench_reference(text: str, name: str) -> str:
+    """make bench's reference profile runs every code server with Dagster's own settings."""
+    lines = lines_of(text)
+    services = [i for i, line in enumerate(lines) if re.match(r"^  [a-z][a-z0-9_]*: \*reference-code-server\s*$", line)]
+    if not services:
+        raise Failed("bench/compose.reference.yaml: no `<location>: *reference-code-server` service")
+    return insert_after(lines, services[-1], [f"  {name}: *reference-code-server\n"])
+
+
 README_TABLE = re.compile(r"^\| location \| owns \| what drives it \|\s*$")
 
 
@@ -326,6 +335,7 @@ EDITS = {
     "workspace.yaml": edit_workspace,
     "helm/dagster-platform/values.yaml": edit_platform_values,
     "README.md": edit_readme,
+    "bench/compose.reference.yaml": edit_bench_reference,
 }
 
 

@@ -1,6 +1,8 @@
 """What the location images leave out at build time (docker/Dockerfile) is never needed."""
 
-from tests.e2e.platform import docker, inspect, service_container
+import pytest
+
+from tests.e2e.platform import LOCATIONS, docker, inspect, launch, service_container, wait_for_status
 
 FORMAT_AS_DBT = """
 import agate, babel, babel.numbers, pathlib
@@ -16,3 +18,32 @@ def test_transform_image_formats_numbers_as_dbt_does_with_english_locale_data_on
     locale, formatted, files = out.split()
     assert (locale, formatted) == ("en_US_POSIX", "1234567.891")  # the C.UTF-8 locale, as agate sees it
     assert int(files) == 4  # root, en, en_US, en_US_POSIX: the rest of Babel's 1,000 locales are gone
+
+
+FROZEN_AT_EXIT = ("import atexit, gc, runpy, sys; "
+                  "atexit.register(lambda: print('frozen', gc.get_freeze_count())); "
+                  "sys.argv = ['/opt/platform/bin/dagster', '--version']; "
+                  "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+@pytest.mark.parametrize("service", ["webserver", *LOCATIONS])
+def test_dagster_in_every_image_is_dagsters_cli_with_its_start_frozen(service):
+    """libs/platform_services/bin/dagster comes first on the images' PATH."""
+    image = inspect(service_container(service))["Config"]["Image"]
+    path = docker("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v dagster").strip()
+    assert path == "/opt/platform/bin/dagster"
+    assert docker("run", "--rm", "--network", "none", image, "dagster", "--version").strip() == "dagster, version 1.13.27"
+    version, frozen = docker("run", "--rm", "--network", "none", "--entrypoint", "python", image,
+                             "-c", FROZEN_AT_EXIT).splitlines()
+    assert version == "dagster, version 1.13.27"
+    assert int(frozen.split()[1]) > 100_000  # Dagster's modules, kept out of the collector's passes
+
+
+def test_a_run_container_starts_the_run_worker_with_the_images_dagster():
+    run_id = launch("ingest", "probe_job")
+    wait_for_status(run_id, {"SUCCESS"})
+    (container,) = docker("ps", "-a", "-q", "--filter", f"label=dagster/run_id={run_id}").split()
+    config = inspect(container)["Config"]
+    assert config["Cmd"][:3] == ["dagster", "api", "execute_run"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PATH"].split(":")[:2] == ["/opt/platform/bin", "/opt/venv/bin"]

@@ -1,0 +1,119 @@
+"""platform_services.cli and libs/platform_services/bin/dagster: the images'
+`dagster` command. Dagster's CLI, unchanged, started with its imports frozen
+out of the garbage collector. Each case runs in a new interpreter, because the
+collector's state is per process."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from platform_services import cli
+
+from tests.e2e.platform import LOCATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIM = ROOT / "libs" / "platform_services" / "bin" / "dagster"
+DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's default
+
+
+def python(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+
+
+def help_of_wrapper(module: str) -> tuple[str, int, bool]:
+    """`python -m platform_services.<module> --help`, in process: its output, and the
+    collector's frozen objects and state when it exits."""
+    proc = python("-c", "import atexit, gc, sys; "
+                        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled())); "
+                        f"sys.argv = ['platform_services.{module}', '--help']; "
+                        f"from platform_services import {module}; {module}.main()")
+    assert proc.returncode == 0, proc.stderr
+    *lines, last = proc.stdout.splitlines()
+    _, frozen, enabled = last.split()
+    return "\n".join(lines), int(frozen), enabled == "True"
+
+
+def dagster(*args: str) -> subprocess.CompletedProcess:
+    """Dagster's own `dagster` from this environment."""
+    exe = shutil.which("dagster", path=os.path.dirname(sys.executable))
+    assert exe, "dagster is not installed beside this interpreter"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+STATE_AFTER_PREPARE = """
+import gc, sys
+from platform_services import cli
+assert gc.get_freeze_count() == 0
+cli.prepare(cli.preload_for(sys.argv[1:]))
+print(gc.get_freeze_count(), gc.isenabled(), gc.get_threshold() == (700, 10, 10),
+      all(name in sys.modules for name in cli.PRELOAD), "boto3" in sys.modules)
+"""
+
+
+def test_a_run_worker_freezes_dagster_the_storage_and_the_compute_logs_and_collects_again():
+    out = python("-c", STATE_AFTER_PREPARE, "api", "execute_run", "{}")
+    assert out.returncode == 0, out.stderr
+    frozen, enabled, default_thresholds, preloaded, boto3 = out.stdout.split()
+    assert int(frozen) > 100_000  # Dagster, SQLAlchemy, Alembic, boto3: about 300,000 objects
+    assert (enabled, default_thresholds, preloaded, boto3) == ("True", "True", "True", "True")
+
+
+def test_other_commands_do_not_import_the_compute_log_manager():
+    """A code server never opens it: boto3 would only cost it 9 MiB."""
+    for args in (["api", "grpc", "-p", "4000"], ["instance", "info"], []):
+        out = python("-c", STATE_AFTER_PREPARE, *args)
+        assert out.returncode == 0, out.stderr
+        frozen, enabled, _, preloaded, boto3 = out.stdout.split()
+        assert int(frozen) > 100_000 and (enabled, preloaded, boto3) == ("True", "True", "False"), args
+    assert {args[1] for args in cli.EXECUTES_A_RUN} == {"execute_run", "resume_run", "execute_step"}
+
+
+def test_prepare_leaves_a_disabled_collector_disabled():
+    out = python("-c", "import gc; from platform_services import cli; gc.disable(); "
+                       "cli.prepare(('json',)); print(gc.isenabled(), gc.get_freeze_count() > 0)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_shim_is_dagsters_cli_same_output_and_exit_codes():
+    assert os.access(SHIM, os.X_OK)
+    for args in (["--version"], ["api", "--help"], ["api", "no-such-command"], ["instance", "info", "--bogus"]):
+        ours = python(str(SHIM), *args)
+        theirs = dagster(*args)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    assert python(str(SHIM), "--version").stdout.startswith("dagster, version 1.13.27")
+    assert python(str(SHIM), "api", "no-such-command").returncode == 2
+
+
+def test_the_shim_runs_the_command_with_the_start_frozen():
+    out = python("-c", "import atexit, gc, runpy, sys; "
+                       "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled())); "
+                       f"sys.argv = [{str(SHIM)!r}, '--version']; runpy.run_path(sys.argv[0], run_name='__main__')")
+    assert out.returncode == 0, out.stderr
+    version, frozen = out.stdout.splitlines()
+    assert version.startswith("dagster, version ")
+    assert frozen.split()[0] == "frozen" and int(frozen.split()[1]) > 100_000 and frozen.split()[2] == "True"
+
+
+def test_the_images_put_the_shim_first_on_path():
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "COPY libs/platform_services/bin/dagster /opt/platform/bin/dagster\n" in dockerfile
+    assert "ENV PATH=/opt/platform/bin:/opt/venv/bin:$PATH " in dockerfile
+    # The shim's interpreter is the images' virtualenv.
+    assert SHIM.read_text().splitlines()[0] == "#!/opt/venv/bin/python"
+
+
+def test_the_reference_profile_runs_dagsters_own_dagster():
+    """make bench's reference profile is Dagster's defaults: its code servers and
+    run containers get the images' PATH without the shim's directory."""
+    without_shim = f"/opt/venv/bin:{DOCKER_PATH}"
+    profile = yaml.safe_load((ROOT / "bench" / "profiles" / "reference.yaml").read_text())
+    assert f"PATH={without_shim}" in profile["run_launcher"]["config"]["env_vars"]
+    compose = yaml.safe_load((ROOT / "bench" / "compose.reference.yaml").read_text())
+    for location in LOCATIONS:
+        assert compose["services"][location]["environment"]["PATH"] == without_shim, location
+    tuned = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert not any(v.startswith("PATH") for v in tuned["run_launcher"]["config"]["env_vars"])
