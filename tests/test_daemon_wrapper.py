@@ -12,6 +12,7 @@ from dagster._daemon import sensor
 
 from platform_services import daemon
 from tests.e2e.platform import poll
+from tests.test_cli import help_of_wrapper
 
 
 class Launcher:
@@ -117,3 +118,11 @@ def test_a_bad_value_stops_the_daemon_at_start_naming_it():
                           text=True, timeout=120)
     assert proc.returncode != 0
     assert "DAGSTER_SENSOR_LOOP_SECONDS='soon' is not valid" in proc.stderr
+
+
+def test_dagsters_daemon_starts_with_its_modules_frozen_out_of_the_collector():
+    """platform_services.cli.prepare: the daemon's full collections skip Dagster's modules."""
+    out, frozen, enabled = help_of_wrapper("daemon")
+    assert "Usage: dagster-daemon" in out
+    assert frozen > 100_000 and enabled
+    assert daemon.DAEMON_MODULES[0] == "dagster._daemon.cli"

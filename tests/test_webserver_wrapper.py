@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from platform_services import webserver
+from tests.test_cli import help_of_wrapper
 
 
 def test_a_connection_that_died_in_the_pool_is_replaced(tmp_path):
@@ -17,3 +18,11 @@ def test_a_connection_that_died_in_the_pool_is_replaced(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT 41 + 1")).scalar() == 42
         assert conn.connection.dbapi_connection is not raw
+
+
+def test_dagsters_webserver_starts_with_its_modules_frozen_out_of_the_collector():
+    """platform_services.cli.prepare: the webserver's full collections skip Dagster's modules."""
+    out, frozen, enabled = help_of_wrapper("webserver")
+    assert "Usage: dagster-webserver" in out
+    assert frozen > 100_000 and enabled
+    assert "platform_services.compute_logs" not in webserver.WEBSERVER_MODULES  # boto3: 9 MiB, loaded on demand
