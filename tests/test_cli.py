@@ -117,3 +117,36 @@ def test_the_reference_profile_runs_dagsters_own_dagster():
         assert compose["services"][location]["environment"]["PATH"] == without_shim, location
     tuned = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert not any(v.startswith("PATH") for v in tuned["run_launcher"]["config"]["env_vars"])
+
+
+MULTIPROCESS_JOB = '''
+import dagster as dg
+
+@dg.op
+def one() -> int:
+    return 1
+
+@dg.op
+def plus_one(x: int) -> int:
+    return x + 1
+
+@dg.job(executor_def=dg.multiprocess_executor)
+def two_steps():
+    plus_one(one())
+'''
+
+
+def test_a_job_on_the_multiprocess_executor_runs_its_steps_through_the_shim(tmp_path):
+    """The executor's step processes start with "spawn", which runs the parent's
+    main script again: an unguarded shim ran the whole command a second time."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / "job.py").write_text(MULTIPROCESS_JOB)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, str(SHIM), "job", "execute", "-f", str(tmp_path / "job.py"),
+                           "-j", "two_steps"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert 'Finished execution of step "plus_one"' in log and "RUN_SUCCESS" in log
+    assert "Executing steps using multiprocess executor" in log
+    assert "duplicate run" not in log
