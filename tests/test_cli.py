@@ -9,14 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 from platform_services import cli
-
-from tests.e2e.platform import LOCATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIM = ROOT / "libs" / "platform_services" / "bin" / "dagster"
-DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's default
 
 
 def python(*args: str) -> subprocess.CompletedProcess:
@@ -104,19 +100,6 @@ def test_the_images_put_the_shim_first_on_path():
     assert "ENV PATH=/opt/platform/bin:/opt/venv/bin:$PATH " in dockerfile
     # The shim's interpreter is the images' virtualenv.
     assert SHIM.read_text().splitlines()[0] == "#!/opt/venv/bin/python"
-
-
-def test_the_reference_profile_runs_dagsters_own_dagster():
-    """make bench's reference profile is Dagster's defaults: its code servers and
-    run containers get the images' PATH without the shim's directory."""
-    without_shim = f"/opt/venv/bin:{DOCKER_PATH}"
-    profile = yaml.safe_load((ROOT / "bench" / "profiles" / "reference.yaml").read_text())
-    assert f"PATH={without_shim}" in profile["run_launcher"]["config"]["env_vars"]
-    compose = yaml.safe_load((ROOT / "bench" / "compose.reference.yaml").read_text())
-    for location in LOCATIONS:
-        assert compose["services"][location]["environment"]["PATH"] == without_shim, location
-    tuned = yaml.safe_load((ROOT / "dagster.yaml").read_text())
-    assert not any(v.startswith("PATH") for v in tuned["run_launcher"]["config"]["env_vars"])
 
 
 MULTIPROCESS_JOB = '''
