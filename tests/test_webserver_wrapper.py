@@ -20,9 +20,10 @@ def test_a_connection_that_died_in_the_pool_is_replaced(tmp_path):
         assert conn.connection.dbapi_connection is not raw
 
 
-def test_dagsters_webserver_starts_with_its_modules_frozen_out_of_the_collector():
-    """platform_services.cli.prepare: the webserver's full collections skip Dagster's modules."""
+def test_the_webserver_leaves_the_garbage_collector_as_python_sets_it():
+    """Unlike the run workers, code servers and daemon (platform_services.cli.prepare):
+    frozen, the webserver's start kept 3 MiB more at rest (the garbage of building its
+    GraphQL schema), and it starts once, off every run's path."""
     out, frozen, enabled = help_of_wrapper("webserver")
     assert "Usage: dagster-webserver" in out
-    assert frozen > 100_000 and enabled
-    assert "platform_services.compute_logs" not in webserver.WEBSERVER_MODULES  # boto3: 9 MiB, loaded on demand
+    assert frozen == 0 and enabled

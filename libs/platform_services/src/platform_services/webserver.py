@@ -15,11 +15,6 @@ import sys
 from sqlalchemy import event, exc
 from sqlalchemy.pool import Pool
 
-from platform_services import cli
-
-# Frozen out of the garbage collector's full passes (platform_services.cli).
-WEBSERVER_MODULES = ("dagster_webserver.cli", "dagster_postgres", "platform_services.storage")
-
 
 def _ping(dbapi_connection, connection_record, connection_proxy) -> None:
     try:
@@ -39,7 +34,6 @@ def install() -> None:
 
 def main() -> None:
     install()
-    cli.prepare(WEBSERVER_MODULES)
     from dagster_webserver.cli import main as webserver_main
 
     sys.argv[0] = "dagster-webserver"
