@@ -120,9 +120,10 @@ def test_a_bad_value_stops_the_daemon_at_start_naming_it():
     assert "DAGSTER_SENSOR_LOOP_SECONDS='soon' is not valid" in proc.stderr
 
 
-def test_dagsters_daemon_starts_with_its_modules_frozen_out_of_the_collector():
-    """platform_services.cli.prepare: the daemon's full collections skip Dagster's modules."""
+def test_the_daemon_leaves_the_garbage_collector_as_python_sets_it():
+    """Unlike the run workers and code servers (platform_services.cli.prepare): frozen,
+    the daemon kept no pooled Postgres connection for 15 s under the e2e suite's load
+    (tests/e2e/test_platform.py), and it starts once, off every run's path."""
     out, frozen, enabled = help_of_wrapper("daemon")
     assert "Usage: dagster-daemon" in out
-    assert frozen > 100_000 and enabled
-    assert daemon.DAEMON_MODULES[0] == "dagster._daemon.cli"
+    assert frozen == 0 and enabled

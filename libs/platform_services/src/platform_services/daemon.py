@@ -30,10 +30,7 @@ from contextlib import AbstractContextManager
 
 from dagster import DagsterInstance
 
-from platform_services import cli, retention
-
-# Frozen out of the garbage collector's full passes (platform_services.cli).
-DAEMON_MODULES = ("dagster._daemon.cli", "dagster_postgres", "platform_services.storage")
+from platform_services import retention
 
 # Long enough for the daemon to load the workspace and write its first heartbeats.
 FIRST_PASS_DELAY_SECONDS = 30.0
@@ -157,7 +154,6 @@ def main() -> None:
     if sys.argv[1:2] == ["run"]:
         start_retention(settings)
         start_sweep()
-    cli.prepare(DAEMON_MODULES)
     from dagster._daemon.cli import main as daemon_main
 
     sys.argv[0] = "dagster-daemon"
