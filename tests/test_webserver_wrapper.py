@@ -21,7 +21,7 @@ def test_a_connection_that_died_in_the_pool_is_replaced(tmp_path):
 
 
 def test_the_webserver_leaves_the_garbage_collector_as_python_sets_it():
-    """Unlike the run workers, code servers and daemon (platform_services.cli.prepare):
+    """Unlike the run workers and code servers (platform_services.cli.prepare):
     frozen, the webserver's start kept 3 MiB more at rest (the garbage of building its
     GraphQL schema), and it starts once, off every run's path."""
     out, frozen, enabled = help_of_wrapper("webserver")
