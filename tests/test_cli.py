@@ -19,17 +19,33 @@ def python(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
 
 
+def frozen_at_exit(argv: list[str], run: str) -> str:
+    """Python code that runs `run` with sys.argv = `argv` and, when the process exits,
+    prints a last line: `frozen <objects frozen> <collector enabled>`."""
+    return ("import atexit, gc, runpy, sys; "
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled())); "
+            f"sys.argv = {argv!r}; {run}")
+
+
+def shim_frozen_at_exit(shim: str, *args: str) -> str:
+    """frozen_at_exit for the shim file at `shim`, run as `dagster` runs it."""
+    return frozen_at_exit([shim, *args], "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def output_and_frozen(stdout: str) -> tuple[str, int, bool]:
+    *lines, last = stdout.splitlines()
+    label, frozen, enabled = last.split()
+    assert label == "frozen", stdout
+    return "\n".join(lines), int(frozen), enabled == "True"
+
+
 def help_of_wrapper(module: str) -> tuple[str, int, bool]:
     """`python -m platform_services.<module> --help`, in process: its output, and the
     collector's frozen objects and state when it exits."""
-    proc = python("-c", "import atexit, gc, sys; "
-                        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled())); "
-                        f"sys.argv = ['platform_services.{module}', '--help']; "
-                        f"from platform_services import {module}; {module}.main()")
+    proc = python("-c", frozen_at_exit([f"platform_services.{module}", "--help"],
+                                       f"from platform_services import {module}; {module}.main()"))
     assert proc.returncode == 0, proc.stderr
-    *lines, last = proc.stdout.splitlines()
-    _, frozen, enabled = last.split()
-    return "\n".join(lines), int(frozen), enabled == "True"
+    return output_and_frozen(proc.stdout)
 
 
 def dagster(*args: str) -> subprocess.CompletedProcess:
@@ -85,13 +101,11 @@ def test_the_shim_is_dagsters_cli_same_output_and_exit_codes():
 
 
 def test_the_shim_runs_the_command_with_the_start_frozen():
-    out = python("-c", "import atexit, gc, runpy, sys; "
-                       "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled())); "
-                       f"sys.argv = [{str(SHIM)!r}, '--version']; runpy.run_path(sys.argv[0], run_name='__main__')")
+    out = python("-c", shim_frozen_at_exit(str(SHIM), "--version"))
     assert out.returncode == 0, out.stderr
-    version, frozen = out.stdout.splitlines()
+    version, frozen, enabled = output_and_frozen(out.stdout)
     assert version.startswith("dagster, version ")
-    assert frozen.split()[0] == "frozen" and int(frozen.split()[1]) > 100_000 and frozen.split()[2] == "True"
+    assert frozen > 100_000 and enabled
 
 
 def test_the_images_put_the_shim_first_on_path():

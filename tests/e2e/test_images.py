@@ -3,6 +3,7 @@
 import pytest
 
 from tests.e2e.platform import LOCATIONS, docker, inspect, launch, service_container, wait_for_status
+from tests.test_cli import output_and_frozen, shim_frozen_at_exit
 
 FORMAT_AS_DBT = """
 import agate, babel, babel.numbers, pathlib
@@ -20,12 +21,6 @@ def test_transform_image_formats_numbers_as_dbt_does_with_english_locale_data_on
     assert int(files) == 4  # root, en, en_US, en_US_POSIX: the rest of Babel's 1,000 locales are gone
 
 
-FROZEN_AT_EXIT = ("import atexit, gc, runpy, sys; "
-                  "atexit.register(lambda: print('frozen', gc.get_freeze_count())); "
-                  "sys.argv = ['/opt/platform/bin/dagster', '--version']; "
-                  "runpy.run_path(sys.argv[0], run_name='__main__')")
-
-
 @pytest.mark.parametrize("service", ["webserver", *LOCATIONS])
 def test_dagster_in_every_image_is_dagsters_cli_with_its_start_frozen(service):
     """libs/platform_services/bin/dagster comes first on the images' PATH."""
@@ -33,10 +28,11 @@ def test_dagster_in_every_image_is_dagsters_cli_with_its_start_frozen(service):
     path = docker("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v dagster").strip()
     assert path == "/opt/platform/bin/dagster"
     assert docker("run", "--rm", "--network", "none", image, "dagster", "--version").strip() == "dagster, version 1.13.27"
-    version, frozen = docker("run", "--rm", "--network", "none", "--entrypoint", "python", image,
-                             "-c", FROZEN_AT_EXIT).splitlines()
+    version, frozen, enabled = output_and_frozen(docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "python", image,
+        "-c", shim_frozen_at_exit("/opt/platform/bin/dagster", "--version")))
     assert version == "dagster, version 1.13.27"
-    assert int(frozen.split()[1]) > 100_000  # Dagster's modules, kept out of the collector's passes
+    assert frozen > 100_000 and enabled  # Dagster's modules, kept out of the collector's passes
 
 
 def test_a_run_container_starts_the_run_worker_with_the_images_dagster():

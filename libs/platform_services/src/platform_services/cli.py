@@ -15,7 +15,7 @@ arguments. Nothing else differs from `dagster`: the same commands, options,
 output and exit codes. Frozen objects are never collected, which is what
 modules, classes and functions are anyway.
 
-The images put `docker/bin/dagster`, which runs this, before the virtualenv's
+The images put `libs/platform_services/bin/dagster`, which runs this, before the virtualenv's
 own `dagster` on PATH, so run workers (Docker containers and Kubernetes Jobs:
 the code servers tell the launchers to start runs with `dagster`) and code
 servers start this way with no change to their commands.
