@@ -2,6 +2,9 @@
 per process. The pool against a real Postgres is exercised by the e2e suite
 (tests/e2e/test_platform.py); here, what the class builds from its config."""
 
+import gc
+import os
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -121,7 +124,7 @@ pool: {size: 4, max_overflow: 2}
 """)
     result = process_config(resolve_to_config_type(PooledPostgresStorage.config_type()), config)
     assert result.success, result.errors
-    assert result.value["pool"] == {"size": 4, "max_overflow": 2, "recycle_seconds": 3600}
+    assert result.value["pool"] == {"size": 4, "max_overflow": 2, "recycle_seconds": 3600, "idle_seconds": 60}
     storage = PooledPostgresStorage.from_config_value(None, result.value)
     assert storage.engine.pool.size() == 4 and storage.engine.pool._max_overflow == 2
     assert storage.engine.url.host == "postgres"
@@ -147,3 +150,98 @@ def test_dagster_postgres_still_keeps_its_engine_where_the_pool_replaces_it():
         source = inspect.getsource(klass)
         assert "self._engine = create_pg_engine(" in source, klass
         assert "create_pg_connection(self._engine)" in source, klass
+
+
+def sqlite_engine(tmp_path, name="db"):
+    """A QueuePool engine on a file: real connections to count, no Postgres."""
+    return sa.create_engine(f"sqlite:///{tmp_path / name}.sqlite", poolclass=sa.pool.QueuePool, pool_size=2)
+
+
+def use(engine, connections=1):
+    held = [engine.connect() for _ in range(connections)]
+    for conn in held:
+        conn.execute(sa.text("SELECT 1"))
+    for conn in held:
+        conn.close()
+
+
+def watched(tmp_path, idle_seconds, closer=None):
+    """A new closer (or `closer`) watching a new engine, one connection used and returned."""
+    closer = closer or storage_module.IdleCloser()
+    engine = sqlite_engine(tmp_path)
+    closer.watch(engine, idle_seconds=idle_seconds)
+    use(engine)
+    return closer, engine
+
+
+def wait_until_closed(engine, timeout=10.0) -> int:
+    """Poll, with a deadline, until the pool holds no connection; returns what it holds."""
+    deadline = time.monotonic() + timeout
+    while engine.pool.checkedin() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return engine.pool.checkedin()
+
+
+def test_an_idle_pool_closes_its_connections_and_opens_them_again(tmp_path):
+    closer, engine = watched(tmp_path, idle_seconds=60)
+    use(engine, 2)
+    assert engine.pool.checkedin() == 2
+    last = closer._engines[engine].at
+    assert closer.close_idle(now=last + 59) == []  # used 59 s ago: kept
+    assert engine.pool.checkedin() == 2
+    assert closer.close_idle(now=last + 60) == [engine]
+    assert engine.pool.checkedin() == 0
+    # The engine's new pool opens a connection again, and its return is still seen.
+    use(engine)
+    assert engine.pool.checkedin() == 1 and closer._engines[engine].at > last
+    assert closer.close_idle(now=closer._engines[engine].at + 59) == []
+    assert closer.close_idle(now=closer._engines[engine].at + 60) == [engine]
+    assert engine.pool.checkedin() == 0
+
+
+def test_a_checked_out_connection_keeps_the_pool_open(tmp_path):
+    closer, engine = watched(tmp_path, idle_seconds=1)
+    with engine.connect() as busy:  # a long query: the pool is in use however old its last return
+        assert closer.close_idle(now=closer._engines[engine].at + 3600) == []
+        assert busy.execute(sa.text("SELECT 2")).scalar() == 2
+    assert engine.pool.checkedin() == 1
+
+
+def test_the_closer_thread_closes_an_idle_pool_on_its_own(tmp_path):
+    closer, engine = watched(tmp_path, idle_seconds=0.2)
+    assert wait_until_closed(engine) == 0
+    assert closer._thread is not None and closer._thread.name == "postgres-idle-closer"
+
+
+def test_a_forgotten_engine_is_not_kept_alive(tmp_path):
+    closer, engine = watched(tmp_path, idle_seconds=60)
+    engine.dispose()
+    del engine
+    gc.collect()
+    assert len(closer._engines) == 0
+
+
+def test_the_storage_pools_are_watched_with_their_idle_period(built, monkeypatch):
+    watched = []
+    monkeypatch.setattr(storage_module._IDLE_CLOSER, "watch", lambda engine, seconds: watched.append((engine, seconds)))
+    storage = PooledPostgresStorage(URL)
+    assert watched == [(storage.engine, POOL_DEFAULTS["idle_seconds"])]
+    storage.run_storage.optimize_for_webserver(statement_timeout=5000, pool_recycle=600, max_overflow=20)
+    assert watched[-1] == (storage.engine, 60)  # the webserver's rebuilt pool too
+    watched.clear()
+    PooledPostgresStorage(URL, pool={"idle_seconds": 0})
+    assert watched == []  # 0: connections stay open
+
+
+def test_a_forked_child_starts_its_own_closer(tmp_path):
+    _, engine = watched(tmp_path, idle_seconds=0.2, closer=storage_module._IDLE_CLOSER)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's closer thread is not here
+        os.close(read)
+        use(engine)
+        os.write(write, str(wait_until_closed(engine)).encode())
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 16) == b"0"
+    os.waitpid(pid, 0)

@@ -89,7 +89,7 @@ def test_storage_is_one_pooled_postgres_block_of_env_references(instance) -> Non
     result = process_config(resolve_to_config_type(PooledPostgresStorage.config_type()), storage["config"])
     assert result.success, result.errors
     assert result.value["postgres_db"]["port"] == 5432
-    assert result.value["pool"] == {"size": 2, "max_overflow": 8, "recycle_seconds": 3600}
+    assert result.value["pool"] == {"size": 2, "max_overflow": 8, "recycle_seconds": 3600, "idle_seconds": 60}
 
 
 def test_instance_uses_the_agreed_classes(instance) -> None:

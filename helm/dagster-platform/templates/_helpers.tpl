@@ -171,6 +171,7 @@ storage:
         size: {{ .Values.postgres.pool.size }}
         max_overflow: {{ .Values.postgres.pool.maxOverflow }}
         recycle_seconds: {{ .Values.postgres.pool.recycleSeconds }}
+        idle_seconds: {{ .Values.postgres.pool.idleSeconds }}
 run_coordinator:
   module: platform_services.run_coordinator
   class: LocationTaggingRunCoordinator

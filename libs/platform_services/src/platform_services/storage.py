@@ -16,10 +16,16 @@ the process:
         class: PooledPostgresStorage
         config:
           postgres_db: {...}          # exactly as under `storage: postgres`
-          pool: {size: 2, max_overflow: 8, recycle_seconds: 3600}
+          pool: {size: 2, max_overflow: 8, recycle_seconds: 3600, idle_seconds: 60}
 
 Connections are checked with a ping before use (pool_pre_ping), so a Postgres
 restart costs one failed ping per stale connection, never a failed query.
+
+A pool that nobody has used for `idle_seconds` closes its connections
+(IdleCloser); the next query opens one again. Each open connection is a
+Postgres backend process of about 3 MiB: a webserver nobody is looking at
+would otherwise hold its connections, and their backends, for good. The
+daemon, which queries every second, keeps its pool open.
 Disposing the instance closes the pool. In the webserver, Dagster gives each of
 the three storages its own pool of one connection, held open, plus a statement
 timeout (optimize_for_webserver); here the three share one pool with that
@@ -39,7 +45,11 @@ Dagster tracks making these settings configurable upstream
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import threading
+import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,7 +68,8 @@ from dagster_postgres.utils import (
     set_pg_statement_timeout,
 )
 
-POOL_DEFAULTS = {"size": 2, "max_overflow": 8, "recycle_seconds": 3600}
+POOL_DEFAULTS = {"size": 2, "max_overflow": 8, "recycle_seconds": 3600, "idle_seconds": 60}
+LOG = logging.getLogger(__name__)
 
 # What dagster_postgres's storages look for at start before creating their tables:
 # runs and instance_info (run storage), event_logs, and schedules or jobs.
@@ -94,6 +105,92 @@ def _tables_present(engine: sa.Engine, url: str) -> bool:
 
 def _statement_timeout(millis: int, dbapi_connection: Any, _record: Any) -> None:
     set_pg_statement_timeout(dbapi_connection, millis)
+
+
+class _LastUse:
+    """When an engine's pool last had a connection returned, and how long it may idle."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self.at = time.monotonic()
+
+    def touch(self, *_event_args: Any) -> None:  # the pool's "checkin" event
+        self.at = time.monotonic()
+        _IDLE_CLOSER.ensure_running()
+
+
+class IdleCloser:
+    """Closes the connections of pools that have not been used for their
+    `idle_seconds`: none checked out, and none returned since.
+
+    One daemon thread per process looks at every registered engine a few times
+    per idle period. Closing is `Engine.dispose()`, SQLAlchemy's own way to drop
+    a pool's connections: it closes those in the pool and starts an empty pool
+    with the same settings and event listeners, and leaves alone a connection
+    checked out in the meantime, which is closed when returned. Engines are held
+    weakly: a disposed instance's pool is forgotten with it."""
+
+    MAX_TICK_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._engines: weakref.WeakKeyDictionary[sa.Engine, _LastUse] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    def watch(self, engine: sa.Engine, idle_seconds: float) -> None:
+        last_use = _LastUse(idle_seconds)
+        sa.event.listen(engine, "checkin", last_use.touch)  # kept by the pool's recreate()
+        with self._lock:
+            self._engines[engine] = last_use
+        self._wake.set()  # a shorter idle period than the others: look sooner
+        self.ensure_running()
+
+    def ensure_running(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
+                self._thread = threading.Thread(target=self._loop, name="postgres-idle-closer", daemon=True)
+                self._thread.start()
+
+    def close_idle(self, now: float | None = None) -> list[sa.Engine]:
+        """One look at every engine; returns those whose connections it closed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            watched = list(self._engines.items())
+        closed = []
+        for engine, last_use in watched:
+            pool = engine.pool
+            if pool.checkedin() and not pool.checkedout() and now - last_use.at >= last_use.idle_seconds:
+                engine.dispose()
+                closed.append(engine)
+                LOG.debug(f"closed the idle connections of {engine.url.render_as_string()}")
+        return closed
+
+    def after_fork(self) -> None:
+        """In a forked child: no closer thread yet, and no lock held by a thread
+        the child does not have."""
+        self._lock, self._thread, self._wake = threading.Lock(), None, threading.Event()
+
+    def _tick(self) -> float:
+        with self._lock:
+            periods = [w.idle_seconds for w in self._engines.values()]
+        return min([self.MAX_TICK_SECONDS, *(p / 4 for p in periods)])
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self._tick())
+            self._wake.clear()
+            try:
+                self.close_idle()
+            except Exception:  # noqa: BLE001 - a failed close must not end the thread
+                LOG.exception("closing idle Postgres connections failed; trying again")
+
+
+_IDLE_CLOSER = IdleCloser()
+os.register_at_fork(after_in_child=_IDLE_CLOSER.after_fork)
 
 
 class _OnPool:
@@ -159,7 +256,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             storage.use_pool(self)
 
     def _create_engine(self, pool_recycle: int, max_overflow: int, **kwargs: Any) -> sa.Engine:
-        return create_pg_engine(
+        engine = create_pg_engine(
             self.postgres_url,
             self._token_provider,
             isolation_level="AUTOCOMMIT",
@@ -170,6 +267,9 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             pool_pre_ping=True,
             **kwargs,
         )
+        if self.pool_settings["idle_seconds"] > 0:
+            _IDLE_CLOSER.watch(engine, self.pool_settings["idle_seconds"])
+        return engine
 
     def webserver_engine(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> sa.Engine:
         """The pool, rebuilt once with the webserver's settings (dagster-webserver's
@@ -205,6 +305,9 @@ class PooledPostgresStorage(DagsterPostgresStorage):
                     "recycle_seconds": Field(IntSource, is_required=False,
                                              default_value=POOL_DEFAULTS["recycle_seconds"],
                                              description="Replace a connection older than this."),
+                    "idle_seconds": Field(IntSource, is_required=False, default_value=POOL_DEFAULTS["idle_seconds"],
+                                          description="Close the pool's connections when none has been used "
+                                                      "for this long (0: keep them open)."),
                 },
                 is_required=False,
             ),

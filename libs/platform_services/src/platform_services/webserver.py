@@ -5,7 +5,9 @@ SQLAlchemy's pre-ping. After Postgres restarts, each stale connection fails
 one request: a launch could then create its run but not its enqueue event,
 leaving a run that never starts. Pinging on checkout (SQLAlchemy's
 "pessimistic disconnect handling") replaces dead connections before they are
-used. The daemon and run workers use NullPool and need nothing.
+used. That is for Dagster's own `storage: postgres`; the pool of
+platform_services.storage pings on its own (pool_pre_ping), so with it each
+checkout pings twice.
 
 Usage: python -m platform_services.webserver <dagster-webserver arguments>
 """
