@@ -68,6 +68,11 @@ ORDERS_PER_DAY_MAX = 9_999  # ingest's generator: ids are yyyymmdd * 10_000 + n
 TRANSIENT = (ServerError, requests.ConnectionError)
 WARMUP_LAUNCHES = 2  # after each profile switch, before anything is measured
 SETTLE_TICKS = 2  # ticks of every running sensor after a profile switch, before the idle footprint
+# Idle is a stack nobody asks anything: the footprint waits this long after its
+# last request. Longer than dagster.yaml's pool idle_seconds (60) plus the
+# closer's look (5 s), after which the tuned webserver holds no connection;
+# Dagster's own webserver pools never close theirs (tests/test_bench_profiles.py).
+REST_SECONDS = 75
 
 
 def log(msg: str) -> None:
@@ -171,14 +176,23 @@ def stack_memory() -> dict[str, float]:
     return {name: round(used / 2**20, 1) for name, used in docker_stats_bytes(*ids).items()}
 
 
-def footprint(samples: int) -> dict:
-    drain()
+def memory_samples(samples: int) -> tuple[list[float], dict[str, float]]:
     totals, last = [], {}
     for _ in range(samples):
         last = stack_memory()
-        totals.append(sum(last.values()))
-    return {"idle_mib": round(statistics.median(totals), 1), "samples_mib": [round(t, 1) for t in totals],
-            "per_service_mib": last}
+        totals.append(round(sum(last.values()), 1))
+    return totals, last
+
+
+def footprint(samples: int, rest_seconds: float = REST_SECONDS) -> dict:
+    """The stack's memory once the run queue is empty (`warm_mib`), and again
+    after `rest_seconds` with no request to the webserver (`idle_mib`)."""
+    drain()
+    warm, warm_last = memory_samples(samples)
+    time.sleep(rest_seconds)  # the condition measured (no request at all), not a wait for an event
+    totals, last = memory_samples(samples)
+    return {"idle_mib": round(statistics.median(totals), 1), "samples_mib": totals, "per_service_mib": last,
+            "rest_s": rest_seconds, "warm_mib": round(statistics.median(warm), 1), "warm_per_service_mib": warm_last}
 
 
 def image_sizes() -> dict[str, float]:
@@ -400,12 +414,14 @@ def summarize(rounds: list[dict]) -> dict:
         sensors = [s for r in mine for s in r.get("sensor", [])]
         bursts = [r["burst"]["all_succeeded_s"] for r in mine if "burst" in r]
         idles = [r["footprint"]["idle_mib"] for r in mine if "footprint" in r]
+        warms = [r["footprint"]["warm_mib"] for r in mine if "footprint" in r]
         out[profile] = {
             "launch_to_started_s": stats([s["to_started_s"] for s in launches]),
             "launch_to_success_s": stats([s["to_success_s"] for s in launches]),
             "burst_all_succeeded_s": stats(bursts),
             "sensor_materialization_to_started_s": stats([s["materialization_to_started_s"] for s in sensors]),
             "idle_memory_mib": stats(idles),
+            "warm_memory_mib": stats(warms),
             "pipeline": [p for r in mine for p in r.get("pipeline", [])],
         }
     return out
@@ -423,7 +439,7 @@ def ratios(summary: dict) -> dict:
     ref, ours = summary["reference"], summary["tuned"]
     out = {key: ratio(ours[key].get("median"), ref[key].get("median"))
            for key in ("launch_to_started_s", "launch_to_success_s", "burst_all_succeeded_s",
-                       "sensor_materialization_to_started_s", "idle_memory_mib")}
+                       "sensor_materialization_to_started_s", "idle_memory_mib", "warm_memory_mib")}
     by_size = completed_by_size(ref["pipeline"])
     for orders, p in completed_by_size(ours["pipeline"]).items():
         if orders in by_size:
@@ -457,7 +473,8 @@ def table(result: dict) -> str:
     for key, label in (("launch_to_started_s", "launch → STARTED, s"), ("launch_to_success_s", "launch → SUCCESS, s"),
                        ("burst_all_succeeded_s", f"burst of {result['args']['burst']} → all SUCCESS, s"),
                        ("sensor_materialization_to_started_s", "ingest materialization → transform STARTED, s"),
-                       ("idle_memory_mib", "idle memory of the stack, MiB")):
+                       ("idle_memory_mib", f"idle memory of the stack ({result['args']['rest_seconds']:g} s at rest), MiB"),
+                       ("warm_memory_mib", "memory of the stack as the queue empties, MiB")):
         rows.append((label, med("reference", key), med("tuned", key), str(rat.get(key))))
     ref_pipe = completed_by_size(s["reference"]["pipeline"])
     for p in s["tuned"]["pipeline"]:
@@ -489,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensor-samples", type=int, default=2, help="cross-location sensor samples per round")
     parser.add_argument("--sizes", default="100000,1000000,5000000", help="pipeline sizes in orders (first round)")
     parser.add_argument("--idle-samples", type=int, default=5)
+    parser.add_argument("--rest-seconds", type=float, default=REST_SECONDS,
+                        help="no requests for this long before the idle footprint")
     parser.add_argument("--deploy-location", default="reports", help="'' to skip the deploy measurement")
     parser.add_argument("--pipeline-profiles", default=",".join(PROFILES), help="profiles that run the pipeline")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, tiny figures, pipeline in tuned only")
@@ -496,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.launches, args.burst, args.sensor_samples, args.sizes, args.idle_samples = 1, 2, 3, 1, "2000", 2
+        args.rest_seconds = 0
         args.pipeline_profiles = "tuned"
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -513,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Idle: after the warm-up and before this round's work, the same
                 # point for both profiles (a stack that just ran a pipeline holds more).
                 log(f"round {n + 1} {profile}: idle footprint")
-                record["footprint"] = footprint(args.idle_samples)
+                record["footprint"] = footprint(args.idle_samples, args.rest_seconds)
                 log(f"round {n + 1} {profile}: {args.launches} launches")
                 record["launch"] = launch_latency(profile, args.launches)
                 log(f"round {n + 1} {profile}: burst of {args.burst}")

@@ -28,3 +28,15 @@ def test_reference_run_containers_have_no_healthcheck_as_deploy_docker_images_ha
     assert PROFILE["run_launcher"]["config"]["container_kwargs"]["healthcheck"] == {"test": ["NONE"]}
     # The code servers keep the images' HEALTHCHECK in both profiles.
     assert all("healthcheck" not in OVERRIDE["services"][location] for location in LOCATIONS)
+
+
+def test_the_idle_footprint_rests_longer_than_the_tuned_pools_idle_period():
+    """`idle` is a stack nobody asks anything: the bench rests long enough for the
+    tuned pools to close their connections (platform_services.storage.IdleCloser).
+    The reference's storage is Dagster's own, whose webserver pools never do."""
+    from bench import run
+    from platform_services.storage import IdleCloser
+
+    idle = TUNED["storage"]["custom"]["config"]["pool"]["idle_seconds"]
+    assert run.REST_SECONDS > idle + IdleCloser.MAX_TICK_SECONDS
+    assert set(PROFILE["storage"]) == {"postgres"}

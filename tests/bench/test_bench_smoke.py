@@ -27,7 +27,9 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
         assert 0 < summary["launch_to_started_s"]["median"] <= summary["launch_to_success_s"]["median"]
         assert summary["burst_all_succeeded_s"]["n"] == 1
         assert summary["sensor_materialization_to_started_s"]["n"] == 1
-        assert summary["idle_memory_mib"]["median"] > 0
+        assert summary["idle_memory_mib"]["median"] > 0 and summary["warm_memory_mib"]["median"] > 0
+    footprints = [r["footprint"] for r in result["rounds"]]
+    assert all(f["rest_s"] == 0 and set(f["per_service_mib"]) == set(f["warm_per_service_mib"]) for f in footprints)
     # --quick runs the pipeline in the tuned profile only: the code path is the same.
     assert result["summary"]["reference"]["pipeline"] == []
     [pipeline] = result["summary"]["tuned"]["pipeline"]
