@@ -26,6 +26,7 @@ A pool that nobody has used for `idle_seconds` closes its connections
 Postgres backend process of about 3 MiB: a webserver nobody is looking at
 would otherwise hold its connections, and their backends, for good. The
 daemon, which queries every second, keeps its pool open.
+
 Disposing the instance closes the pool. In the webserver, Dagster gives each of
 the three storages its own pool of one connection, held open, plus a statement
 timeout (optimize_for_webserver); here the three share one pool with that
