@@ -148,11 +148,12 @@ class IdleCloser:
         self.ensure_running()
 
     def ensure_running(self) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive():
+        """Start the thread on first use (again in a forked child: after_fork).
+        Called on every checkin, so the common case is one attribute read."""
+        if self._thread is not None:
             return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="postgres-idle-closer", daemon=True)
                 self._thread.start()
 
