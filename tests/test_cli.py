@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from platform_services import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,7 @@ def dagster(*args: str) -> subprocess.CompletedProcess:
 
 STATE_AFTER_PREPARE = """
 import gc, sys
+import pytest
 from platform_services import cli
 assert gc.get_freeze_count() == 0
 cli.prepare(cli.preload_for(sys.argv[1:]))
@@ -147,3 +149,113 @@ def test_a_job_on_the_multiprocess_executor_runs_its_steps_through_the_shim(tmp_
     assert 'Finished execution of step "plus_one"' in log and "RUN_SUCCESS" in log
     assert "Executing steps using multiprocess executor" in log
     assert "duplicate run" not in log
+
+
+# --- packages a location keeps out of the processes that run no step of it -----
+
+HEAVY_JOB = '''
+import multiprocessing, os, sys
+import dagster as dg
+
+try:
+    import heavylib.sub
+    loaded = "imported"
+except ModuleNotFoundError as error:
+    loaded = f"kept out: {error}"
+role = "step" if multiprocessing.parent_process() else os.environ.get("ROLE", "run worker")
+with open(os.environ["LOADS"], "a") as loads:
+    loads.write(f"{role}|{loaded}\\n")
+
+@dg.op
+def uses_heavy() -> str:
+    return heavylib.sub.VALUE
+
+@dg.op
+def shout(value: str) -> str:
+    return value.upper()
+
+@dg.job(executor_def=dg.multiprocess_executor)
+def two_steps():
+    shout(uses_heavy())
+'''
+
+CREATE_RUN = '''
+import sys
+from dagster import DagsterInstance
+from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import serialize_value
+recon = ReconstructableJob.for_file(sys.argv[1], "two_steps")
+instance = DagsterInstance.get()
+run = instance.create_run_for_job(job_def=recon.get_definition(), job_code_origin=recon.get_python_origin())
+print(serialize_value(ExecuteRunArgs(job_origin=recon.get_python_origin(), run_id=run.run_id,
+                                     instance_ref=instance.get_ref())))
+'''
+
+
+@pytest.fixture
+def location(tmp_path, monkeypatch):
+    """A location package `fakeloc` that declares `heavylib` step-only, on sys.path."""
+    for name, text in {"fakeloc/__init__.py": 'STEP_ONLY_PACKAGES = ("heavylib",)\n',
+                       "heavylib/__init__.py": "", "heavylib/sub.py": 'VALUE = "heavy"\n',
+                       "brokenloc/__init__.py": "raise RuntimeError('a broken location')\n",
+                       "badloc/__init__.py": 'STEP_ONLY_PACKAGES = "heavylib"\n'}.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_code_server_and_a_run_worker_keep_the_declared_packages_out(location):
+    for args in (["api", "grpc", "-p", "4000"], ["api", "execute_run", "{}"], ["api", "resume_run", "{}"]):
+        assert cli.step_only_packages(args, {"DAGSTER_LOCATION_NAME": "fakeloc"}) == ("fakeloc", ("heavylib",))
+    out = python("-c", "from platform_services import cli; cli.keep_out(('heavylib',), 'fakeloc')\n"
+                       "for name in ('heavylib', 'heavylib.sub'):\n"
+                       "    try:\n        __import__(name)\n    except ModuleNotFoundError as e:\n"
+                       "        print(name, e.name, '|', e)\n"
+                       "import json; print('json', 'json' in __import__('sys').modules)")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split(" |")[0] for line in lines] == ["heavylib heavylib", "heavylib.sub heavylib", "json True"]
+    assert "fakeloc.STEP_ONLY_PACKAGES keeps 'heavylib' out of processes that run no step" in lines[0]
+
+
+def test_other_commands_and_processes_keep_nothing_out(location):
+    for args in (["api", "execute_step", "{}"], ["job", "execute"], ["asset", "materialize"], ["--version"], []):
+        assert cli.step_only_packages(args, {"DAGSTER_LOCATION_NAME": "fakeloc"}) == ("fakeloc", ()), args
+    # The platform image (webserver, daemon) has no location; nor does a broken one,
+    # whose error Dagster's own load of the code shows in the UI.
+    assert cli.step_only_packages(["api", "grpc"], {}) == ("", ())
+    assert cli.step_only_packages(["api", "grpc"], {"DAGSTER_LOCATION_NAME": "brokenloc"}) == ("brokenloc", ())
+    assert cli.step_only_packages(["api", "grpc"], {"DAGSTER_LOCATION_NAME": "no_such_location"}) == (
+        "no_such_location", ())
+
+
+def test_a_malformed_declaration_or_a_package_already_imported_is_a_clear_error(location):
+    with pytest.raises(TypeError, match="badloc.STEP_ONLY_PACKAGES must be a tuple of top-level package names"):
+        cli.step_only_packages(["api", "grpc"], {"DAGSTER_LOCATION_NAME": "badloc"})
+    out = python("-c", "import heavylib; from platform_services import cli; cli.keep_out(('heavylib',), 'fakeloc')")
+    assert out.returncode == 1
+    assert "fakeloc.STEP_ONLY_PACKAGES: ['heavylib'] already imported" in out.stderr
+
+
+def test_the_run_worker_keeps_them_out_and_its_multiprocess_steps_import_them(location, tmp_path):
+    """`dagster api execute_run` through the shim, as a run container starts it: the
+    run worker loads the job without `heavylib`, and each step's own process with it."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / "job.py").write_text(HEAVY_JOB)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "LOADS": str(tmp_path / "loads.txt")}
+    created = subprocess.run([sys.executable, "-c", CREATE_RUN, str(tmp_path / "job.py")], capture_output=True,
+                             text=True, timeout=120, env={**env, "ROLE": "test"})
+    assert created.returncode == 0, created.stderr[-3000:]
+    proc = subprocess.run([sys.executable, str(SHIM), "api", "execute_run", created.stdout.strip().splitlines()[-1]],
+                          capture_output=True, text=True, timeout=300,
+                          env={**env, "DAGSTER_LOCATION_NAME": "fakeloc"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "RUN_SUCCESS" in proc.stdout + proc.stderr
+    loads = [line.split("|", 1) for line in (tmp_path / "loads.txt").read_text().splitlines()]
+    assert [role for role, _ in loads] == ["test", "run worker", "step", "step"]
+    assert loads[1][1].startswith("kept out: No module named 'heavylib' in this process")
+    assert {loaded for role, loaded in loads if role != "run worker"} == {"imported"}
