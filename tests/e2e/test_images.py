@@ -43,3 +43,40 @@ def test_a_run_container_starts_the_run_worker_with_the_images_dagster():
     assert config["Cmd"][:3] == ["dagster", "api", "execute_run"]
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["PATH"].split(":")[:2] == ["/opt/platform/bin", "/opt/venv/bin"]
+
+
+AFTER_THE_COMMAND = """
+import atexit, runpy, sys
+
+def report():
+    from transform.definitions import defs
+    assets = len(defs().resolve_all_asset_keys())
+    loaded = sorted({m.partition(".")[0] for m in sys.modules} & {"dbt", "dbt_common", "agate", "networkx"})
+    try:
+        import dbt.version
+        importable = "importable"
+    except ModuleNotFoundError as error:
+        importable = "kept-out" if "transform.STEP_ONLY_PACKAGES" in str(error) else repr(error)
+    print("REPORT", assets, ",".join(loaded) or "-", importable)
+
+atexit.register(report)
+sys.argv = ["/opt/platform/bin/dagster", *sys.argv[1:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    (["api", "grpc", "--help"], "9 - kept-out"),
+    (["api", "execute_run", "--help"], "9 - kept-out"),
+    (["api", "execute_step", "--help"], "9 agate,dbt,dbt_common,networkx importable"),
+    (["--version"], "9 agate,dbt,dbt_common,networkx importable"),
+])
+def test_transforms_code_server_and_run_workers_load_its_definitions_without_dbt_core(command, expected):
+    """The images' `dagster`, run as the transform image runs it: the code server and
+    the run worker load all 9 assets without dbt-core (transform.STEP_ONLY_PACKAGES);
+    a step's own process imports it, as the dbt build's row counts need."""
+    image = inspect(service_container("transform"))["Config"]["Image"]
+    out = docker("run", "--rm", "--network", "none", "-e", "DAGSTER_PLATFORM_ENV=docker", "--entrypoint", "python",
+                 image, "-W", "ignore", "-c", AFTER_THE_COMMAND, *command)
+    [report] = [line for line in out.splitlines() if line.startswith("REPORT ")]
+    assert report == f"REPORT {expected}"

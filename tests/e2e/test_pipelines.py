@@ -37,7 +37,8 @@ def landing_file(day: str, order_id: int) -> bytes:
 ASSET_METADATA = """
 query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
   ... on Asset { assetMaterializations(limit: 1) { runId timestamp
-    metadataEntries { label __typename ... on MarkdownMetadataEntry { mdStr } } } } } }"""
+    metadataEntries { label __typename ... on MarkdownMetadataEntry { mdStr } ... on IntMetadataEntry { intValue }
+      ... on TableSchemaMetadataEntry { schema { columns { name } } } } } } } }"""
 
 
 def test_landing_file_flows_through_transform_to_reports():
@@ -54,6 +55,16 @@ def test_landing_file_flows_through_transform_to_reports():
 
     [[amount, status]] = psql(f"SELECT amount_cents, status FROM marts.orders WHERE order_id = {order_id}")
     assert (int(amount), status) == (4258, "completed")
+
+    # Read through dbt-core's adapter in the dbt step's own process: the run worker
+    # that orchestrates the run loads transform without dbt-core (transform.STEP_ONLY_PACKAGES).
+    [orders] = gql(ASSET_METADATA, key={"path": ["marts", "orders"]})["assetOrError"]["assetMaterializations"]
+    assert orders["runId"] == transform["runId"]
+    entries = {e["label"]: e for e in orders["metadataEntries"]}
+    [[count]] = psql("SELECT count(*) FROM marts.orders")
+    assert entries["dagster/row_count"]["intValue"] == int(count)
+    columns = [c["name"] for c in entries["dagster/column_schema"]["schema"]["columns"]]
+    assert columns[0] == "order_id" and "amount_cents" in columns
 
     [chart] = gql(ASSET_METADATA, key={"path": ["reports", "revenue_chart"]})["assetOrError"]["assetMaterializations"]
     assert chart["runId"] == reports["runId"]

@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from platform_common import Warehouse
 from pydantic import Field
 
+from transform import dbt_core
 from transform.project import dbt_project
 
 OWNERS = ["team:transform"]
@@ -67,6 +68,7 @@ def dbt_models(
 ) -> Iterator:
     """`dbt build`: each model, then its tests. A failing error-severity test makes dbt
     skip everything downstream of it and fails this step."""
+    dbt_core.require()
     # The images install the project read-only inside site-packages: dbt writes its
     # target/ and logs to scratch space instead.
     events, failure = [], None
