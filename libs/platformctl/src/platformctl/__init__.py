@@ -1,0 +1,1 @@
+"""The platform team's tooling (see __main__ for the commands)."""
