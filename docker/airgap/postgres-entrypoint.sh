@@ -2,7 +2,12 @@
 # STAND-IN entrypoint: initialise PGDATA on first start the way the official
 # image does (user, password, database from env), then run the server.
 set -eu
-: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
+# POSTGRES_PASSWORD_FILE, as the official image: the password from a file, so
+# `docker inspect` does not show it.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+  POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE must be set}"
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then

@@ -1,5 +1,5 @@
 # STAND-IN for the official postgres image, for machines with no registry (CI).
-# Same env contract: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, PGDATA.
+# Same env contract: POSTGRES_USER, POSTGRES_PASSWORD (or _FILE), POSTGRES_DB, PGDATA.
 # Production uses the official image (see docker/compose.yaml).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}

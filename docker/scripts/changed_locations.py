@@ -5,7 +5,7 @@
     changed_locations.py --all                               every location
 
 A path under code_locations/<name>/ selects <name>. A change to what every
-location image is built from (libs/, docker/Dockerfile and strip-native.sh, .dockerignore: the
+location image is built from (libs/, docker/Dockerfile, strip-native.sh and entrypoint.sh, .dockerignore: the
 inputs docker/scripts/deploy.py hashes for every location) or to this CI
 definition selects all of them. Anything else (docs/, helm/, tests/, ...)
 selects none. Locations are the folders code_locations/*/pyproject.toml, in
@@ -26,6 +26,7 @@ ALL_PREFIXES = ("libs/",)
 ALL_FILES = {
     "docker/Dockerfile",
     "docker/strip-native.sh",
+    "docker/entrypoint.sh",
     ".dockerignore",
     ".github/workflows/locations.yml",
     "docker/scripts/changed_locations.py",

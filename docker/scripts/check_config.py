@@ -22,6 +22,7 @@ import yaml
 REQUIRED_VAR = re.compile(r"\$\{(\w+):\?[^}]*\}")
 ANY_VAR = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 RUN_LAUNCHING_SERVICES = {"webserver", "daemon"}
+BUNDLE_VARIABLES = ("DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATA_BUCKET")
 PUBLISHED_SERVICES = {"webserver"}
 
 
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         k: ANY_VAR.sub(lambda m: env.get(m.group(1), "x"), str(v))
         for k, v in (compose.get("x-platform-env") or {}).items()
     }
+    # What each container's credentials bundle adds at start (platformctl.credentials).
+    platform_env.update({name: "x" for name in BUNDLE_VARIABLES})
     problems += check_instance(root / "dagster.yaml", platform_env)
     problems += check_workspace(root / "workspace.yaml")
     problems += check_compose(root / "docker/compose.yaml", env)

@@ -7,7 +7,7 @@
     deploy.py rollback LOCATION             return LOCATION to its previous tag
     deploy.py prune LOCATION...             delete the images of ours that nothing needs
 
-TARGET is `platform` or a location name. Tags are content hashes of the files an
+TARGET is `platform`, `s3` or a location name. Tags are content hashes of the files an
 image is built from, so the same code always has the same tag and a tag never
 changes meaning. State lives in .deploy/state.json (git-ignored).
 """
@@ -27,12 +27,15 @@ from wait_ready import locations, reload_location
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".deploy" / "state.json"
-COMMON_INPUTS = ["docker/Dockerfile", "docker/strip-native.sh", ".dockerignore"]
+COMMON_INPUTS = ["docker/Dockerfile", "docker/strip-native.sh", "docker/entrypoint.sh", ".dockerignore"]
 
 
 def inputs(target: str) -> list[str]:
     if target == "platform":
-        return [*COMMON_INPUTS, "libs/platform_services", "docker/platform", "dagster.yaml", "workspace.yaml"]
+        return [*COMMON_INPUTS, "libs/platform_services", "libs/platformctl", "docker/platform",
+                "dagster.yaml", "workspace.yaml"]
+    if target == "s3":
+        return ["docker/s3", ".dockerignore"]
     return [*COMMON_INPUTS, "libs", f"code_locations/{target}"]
 
 

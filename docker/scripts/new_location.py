@@ -2,11 +2,13 @@
 
     new_location.py NAME [--root ROOT]
 
-Creates code_locations/NAME (pyproject.toml, uv.lock, src/NAME/definitions.py,
-an example asset and a `NAME_hello_job`, tests) and helm/values/NAME.yaml from
+Creates code_locations/NAME (pyproject.toml with its grants: it writes schema
+NAME; uv.lock, src/NAME/definitions.py, an example asset and a
+`NAME_hello_job`, tests) and helm/values/NAME.yaml from
 docker/templates/location/, and adds NAME to the Makefile's LOCATIONS, to
-docker/compose.yaml (a service like ingest's, and the webserver/daemon
-`depends_on`), to workspace.yaml, to the platform chart's default
+docker/compose.yaml (a service like ingest's, its credentials volume, and the
+webserver/daemon `depends_on`), to .env.example (its secrets, generated on the
+next `make up`), to workspace.yaml, to the platform chart's default
 codeLocations and to the README's location table.
 
 All-or-nothing: every edit is computed and the new project locked (`uv lock`)
@@ -189,7 +191,8 @@ def edit_compose(text: str, name: str) -> str:
         i += 1
     if last_location_end is None:
         raise Failed("docker/compose.yaml: no code-location service (one with DAGSTER_CONTAINER_CONTEXT) to follow")
-    context = '{"docker": {"container_kwargs": {"labels": {"dagster-platform/location": "%s"}}}}' % name
+    context = ('{"docker": {"container_kwargs": {"labels": {"dagster-platform/location": "%s"}, '
+               '"volumes": ["${PROJECT:-dagster-platform}_secrets-%s:/run/secrets/platform:ro"]}}}' % (name, name))
     service = [
         "\n",
         f"  {name}:\n",
@@ -199,8 +202,31 @@ def edit_compose(text: str, name: str) -> str:
         "    environment:\n",
         "      <<: *platform-env\n",
         f"      DAGSTER_CONTAINER_CONTEXT: '{context}'\n",
+        "    volumes:\n",
+        f"      - secrets-{name}:/run/secrets/platform:ro\n",
     ]
-    return insert_after(lines, last_location_end, service)
+    text = insert_after(lines, last_location_end, service)
+
+    # 3. its credentials volume, after the last one declared.
+    lines = lines_of(text)
+    volumes = [i for i, line in enumerate(lines) if re.match(r"^  secrets-[a-z][a-z0-9_]*: \{external: true", line)]
+    if not volumes:
+        raise Failed("docker/compose.yaml: no `secrets-<principal>: {external: true, ...}` volume to follow")
+    volume = (f'  secrets-{name}: {{external: true, name: "${{PROJECT:-dagster-platform}}_secrets-{name}"}}\n')
+    return insert_after(lines, volumes[-1], [volume])
+
+
+# A location's secrets in .env, after its name in capitals (platformctl.principals).
+SECRETS = ("PG_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
+
+
+def edit_env_example(text: str, name: str) -> str:
+    """The new location's secrets, after the last location's (make up generates them)."""
+    lines = lines_of(text)
+    last = [i for i, line in enumerate(lines) if re.match(rf"^[A-Z][A-Z0-9_]*_{SECRETS[-1]}=\s*$", line)]
+    if not last:
+        raise Failed(f".env.example: no `<LOCATION>_{SECRETS[-1]}=` line to follow")
+    return insert_after(lines, last[-1], [f"{name.upper()}_{secret}=\n" for secret in SECRETS])
 
 
 def edit_workspace(text: str, name: str) -> str:
@@ -331,6 +357,7 @@ class Transaction:
 
 EDITS = {
     "Makefile": edit_makefile,
+    ".env.example": edit_env_example,
     "docker/compose.yaml": edit_compose,
     "workspace.yaml": edit_workspace,
     "helm/dagster-platform/values.yaml": edit_platform_values,

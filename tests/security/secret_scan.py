@@ -29,8 +29,8 @@ SECRET_KEY = re.compile(
 )
 # Values that refer to a secret instead of holding one.
 REFERENCE = re.compile(
-    r"""^(?:[^A-Za-z0-9]*|\$\{.*|\$\w+|\{\{.*|\{env:.*|\{.*|<.*>|\.\.\.|\*+|None|null|~|true|false|str|
-        [\w.]+\(.*|self\.\w+|[a-z_]+(?:\.[a-z_]+)*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$""",
+    r"""^(?:[^A-Za-z0-9]*|\$\{.*|\$\(.*|\$\w+|\{\{.*|\{env:.*|\{.*|<.*>|\.\.\.|\*+|None|null|~|true|false|str|
+        [\w.]+\(.*|[\w.]+\[.*|self\.\w+|[a-z_]+(?:\.[a-z_]+)*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$""",
     re.X,
 )
 
@@ -51,7 +51,7 @@ ALLOW = {
     ("helm/*/values.yaml", "password: password"),
     # Test fixtures: fake credentials for a fake, in-process S3 and a throwaway env.
     ("tests/helm/test_helm_dagster_config.py", '"DAGSTER_PG_PASSWORD": "not-a-secret"'),
-    ("tests/test_config.py", "POSTGRES_PASSWORD=secret-postgres_password"),
+    ("libs/platformctl/tests/test_provision.py", '_PG_PASSWORD": f"pw-{p}"'),
 }
 
 

@@ -17,18 +17,17 @@ from tests.security.tools import APP_UID, OUR_IMAGES, ROOT, compose, dockerfile_
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 OUR_IMAGE = re.compile(r"/dagster-platform/(?P<name>[\w-]+):")
 ROOT_USERS = {"", "0", "root", "0:0", "root:root"}
-# Someone else's image that may run without `user:`, with the image it must be.
-# SeaweedFS's entrypoint starts as root only to chown /data, then runs weed as its
-# `seaweed` user (uid 1000) through su-exec; see docs/security.md. (The CI
-# stand-in that replaces it has USER 10001.)
-DROPS_ROOT_ITSELF = {"s3": "chrislusf/seaweedfs:"}
+S3_DOCKERFILE = ROOT / "docker" / "s3" / "Dockerfile"
 
 
 def image_target(image: str) -> str | None:
-    """docker/Dockerfile's target for one of our images, None for anyone else's."""
+    """docker/Dockerfile's target for one of our images (or "s3", docker/s3/Dockerfile),
+    None for anyone else's."""
     m = OUR_IMAGE.search(image)
-    if not m or m.group("name") not in OUR_IMAGES:
+    if not m or m.group("name") not in (*OUR_IMAGES, "s3"):
         return None
+    if m.group("name") == "s3":
+        return "s3"
     return "platform" if m.group("name") == "platform" else "code-location"
 
 
@@ -49,8 +48,7 @@ def hardening_problems(data: dict) -> list[str]:
                 problems.append(f"services.{svc}.{key}: not allowed ({spec[key]!r})")
         user = str(spec.get("user", "")).strip()
         target = image_target(str(spec.get("image", "")))
-        drops_root = DROPS_ROOT_ITSELF.get(svc, "\0") in str(spec.get("image", ""))
-        if user in ROOT_USERS - {""} or (not user and target is None and not drops_root):
+        if user in ROOT_USERS - {""} or (not user and target is None):
             problems.append(f"services.{svc}: set a non-root `user:` (image {spec.get('image')!r} is not ours)")
     return problems
 
@@ -65,6 +63,11 @@ def test_our_images_run_as_the_app_user():
     assert targets == {"platform", "code-location"}
     for target in sorted(targets):
         assert dockerfile_final_user(DOCKERFILE, target) == APP_UID, target
+
+
+def test_the_object_store_image_runs_as_a_numeric_non_root_user():
+    # uid 1000, as the upstream image's `seaweed` user, so its volumes stay readable.
+    assert dockerfile_final_user(S3_DOCKERFILE) == "1000:1000"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "docker" / "airgap").glob("*.Dockerfile")), ids=lambda p: p.name)

@@ -14,7 +14,7 @@ def test_every_dockerfile_passes_hadolint():
 
 
 def test_the_platform_dockerfiles_are_found():
-    assert {"docker/Dockerfile", "docker/airgap/postgres.Dockerfile", "docker/airgap/s3.Dockerfile"} <= set(dockerfiles())
+    assert {"docker/Dockerfile", "docker/airgap/postgres.Dockerfile", "docker/s3/Dockerfile"} <= set(dockerfiles())
 
 
 def test_the_config_reports_even_info_level_rules(tmp_path):

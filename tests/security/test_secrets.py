@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 
-import gen_env
 import pytest
 from check_config import ANY_VAR, read_env_file
 
@@ -54,6 +53,8 @@ def test_scanner_finds(path, line, kind):
         "password=dg.EnvVar('DAGSTER_PG_PASSWORD')",
         "url: postgresql://${USER}:${PASSWORD}@postgres/dagster",
         "image: localhost/dagster-platform/platform:1a2b3c4-dirty",
+        '"DAGSTER_PG_PASSWORD": env[principal.pg_password],',
+        'POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")',
     ],
 )
 def test_scanner_lets_references_pass(line):
@@ -82,18 +83,18 @@ def test_env_example_holds_no_secret_values():
 
 
 def test_every_secret_in_env_example_is_generated_by_make():
-    # `make up` writes .env with random values for exactly these names.
+    # `make up` (platformctl env) writes .env with random values for exactly these names.
+    from platformctl import locations, principals
+
     secret_names = {k for k in read_env_file(ENV_EXAMPLE) if SECRET_NAME.search(k)}
-    assert secret_names == set(gen_env.GENERATED)
+    assert secret_names == set(principals.required_secrets(locations.discover(ROOT)))
 
 
-def test_generated_env_has_strong_distinct_secrets(tmp_path):
-    target = tmp_path / ".env"
-    gen_env.main(ENV_EXAMPLE, target)
-    env = read_env_file(target)
-    values = [env[name] for name in gen_env.GENERATED]
-    assert all(len(v) >= 24 for v in values) and len(set(values)) == len(values)
-    assert target.stat().st_mode & 0o077 == 0  # readable by its owner only
+def test_compose_passes_no_secret_to_any_container():
+    # Credentials reach containers as files in per-principal volumes (docs/security.md).
+    text = COMPOSE_FILE.read_text()
+    assert sorted(v for v in compose_variables() if SECRET_NAME.search(v)) == []
+    assert "POSTGRES_PASSWORD:" not in text and "AWS_SECRET_ACCESS_KEY" not in text
 
 
 def test_env_file_is_git_ignored():

@@ -160,7 +160,7 @@ def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, 
         # which Postgres does not make atomic; a transaction-scoped lock per schema
         # makes writers to one schema take turns.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"warehouse:{schema}"})
-    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    ensure_schema(conn, schema)
     if replace:
         conn.execute(sa.text(f'DROP TABLE IF EXISTS "{schema}"."{table}"'))
     else:
@@ -172,6 +172,14 @@ def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, 
             )
     columns = [sa.Column(str(name), _sql_type(df[name])) for name in df.columns]
     conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema), if_not_exists=True))
+
+
+def ensure_schema(conn: sa.Connection, schema: str) -> None:
+    """Create `schema` only when it is missing. In Postgres the platform's init creates
+    each location's schemas and makes its role their owner; the role may not create
+    schemas, and CREATE SCHEMA IF NOT EXISTS checks that right before it looks."""
+    if not sa.inspect(conn).has_schema(schema):
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
 
 
 def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
