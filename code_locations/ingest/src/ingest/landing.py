@@ -55,7 +55,7 @@ ALLOWED = {"status": ORDER_STATUSES, "payment_method": PAYMENT_METHODS}
 MAX_REPORTED = 10  # problems listed in one error message
 BOM = "\ufeff"
 
-_CANONICAL_INT = re.compile(r"0|[1-9][0-9]*\Z")
+_CANONICAL_INT = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _UNSTORABLE = re.compile("[\x00\udc80-\udcff]")  # NUL, and bytes that were not UTF-8 (surrogateescape)
@@ -135,7 +135,9 @@ def parse(key: str, data: bytes, day: date) -> pd.DataFrame:
     if not text.strip():
         raise LandingFileError(f"{key}: the file is empty (expected a header line: {','.join(COLUMNS)})")
     records = _records(key, text, problems)
-    header_line, header = next(records)
+    header_line, header = next(records, (1, None))
+    if header is None:  # the header itself is not valid CSV
+        problems.raise_if_any()
     _check_header(key, header, problems)
     problems.raise_if_any()
     position = {name: i for i, name in enumerate(header)}
