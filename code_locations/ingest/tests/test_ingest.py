@@ -287,3 +287,21 @@ def test_archived_etag_names_the_loaded_version(resources, store, dropbox):
     dropbox.put_bytes(KEY, GOOD_FILE.encode() + b"3,7,2024-01-05,placed,14,coupon,5\n")
     [changed] = dropbox.list("landing/")
     assert not is_archived(store, changed)
+
+
+def test_a_store_outage_is_retried_to_success(resources, warehouse, dropbox, monkeypatch):
+    assert run(resources, "2024-01-05").success
+    dropbox.put_bytes(KEY, GOOD_FILE.encode())
+    real_get, calls = ObjectStore.get_with_etag, []
+
+    def down_once(self, key):
+        calls.append(key)
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the object store is down")
+        return real_get(self, key)
+
+    monkeypatch.setattr(ObjectStore, "get_with_etag", down_once)
+    result = run(resources, "2024-01-05", landing_file=KEY)
+    assert result.success and len(calls) == 2
+    assert [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert warehouse.read_sql("SELECT count(*) AS n FROM raw.payments WHERE source_file = :k", k=KEY)["n"][0] == 3

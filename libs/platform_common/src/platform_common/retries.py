@@ -49,7 +49,7 @@ def _transient_one(exc: BaseException) -> bool:
             return True
         orig = getattr(exc, "orig", None)
         return orig is not None and _transient_one(orig)
-    if module.startswith("psycopg2"):
+    if _is_psycopg2_error(exc):
         code = getattr(exc, "pgcode", None)
         if code:
             return code.startswith(_TRANSIENT_SQLSTATES)
@@ -68,6 +68,14 @@ def _transient_one(exc: BaseException) -> bool:
     if module.startswith("duckdb"):
         return name == "IOException" and "lock" in str(exc).lower()  # another process holds the file
     return False
+
+
+def _is_psycopg2_error(exc: BaseException) -> bool:
+    try:
+        import psycopg2
+    except ImportError:
+        return False
+    return isinstance(exc, psycopg2.Error)
 
 
 @contextmanager
