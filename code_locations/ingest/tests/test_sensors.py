@@ -89,3 +89,10 @@ def test_daily_schedule_requests_the_day_that_ended():
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 2, 1, 0, tzinfo=timezone.utc))
     [request] = ingest_daily_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-03-01"
+
+
+def test_the_benchmarks_sensor_measurement_runs(dropbox):
+    from ingest.measure import sensor_ticks
+
+    figures = sensor_ticks(dropbox, n_files=30)
+    assert (figures["files"], figures["first_tick_requests"], figures["idle_tick_requests"]) == (30, 30, 0)
