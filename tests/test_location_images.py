@@ -52,11 +52,12 @@ def test_no_location_image_installs_the_kubernetes_client(location):
     assert not packages & K8S_PACKAGES
 
 
-USES_DUCKDB = re.compile(r"^\s*import duckdb\b|ParquetIOManager\(", re.M)
+USES_DUCKDB = re.compile(r"^\s*import duckdb\b|ParquetIOManager\(|to_parquet_bytes\(|csv_by_duckdb=True", re.M)
 
 
 def uses_duckdb(location: str) -> bool:
-    """Writes Parquet (platform_common's ParquetIOManager) or computes with DuckDB itself."""
+    """Writes Parquet (platform_common's ParquetIOManager or to_parquet_bytes), has DuckDB
+    write its COPY input, or computes with DuckDB itself."""
     sources = [p.read_text() for p in (ROOT / f"code_locations/{location}/src").rglob("*.py")]
     return any(USES_DUCKDB.search(s) for s in sources)
 

@@ -1,3 +1,4 @@
+import hashlib
 from datetime import date
 
 import dagster as dg
@@ -5,7 +6,7 @@ import pandas as pd
 import pytest
 from platform_common import Warehouse, WarehouseIOManager
 
-from ingest import generator
+from ingest import generator, landing
 from ingest.definitions import defs
 from ingest.defs.jobs import heartbeat_job
 
@@ -14,6 +15,7 @@ def test_definitions_load():
     loaded = defs()
     keys = {k.to_user_string() for k in loaded.resolve_all_asset_keys()}
     assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments", "platform/probe"}
+    assert set(loaded.resources) >= {"warehouse", "object_store", "landing_store"}
     assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job", "heartbeat_job", "probe_job"}
     daily = loaded.resolve_schedule_def("ingest_daily_schedule")
     assert (daily.cron_schedule, daily.execution_timezone) == ("0 1 * * *", "UTC")
@@ -40,6 +42,38 @@ def test_generator_is_deterministic_per_day():
     assert a_orders["customer_id"].between(1, 20).all()
     assert set(a_payments["order_id"]) == set(a_orders["order_id"])
     assert (a_orders["order_date"] == pd.Timestamp(day)).all()
+
+
+def digest(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.astype(str).to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def test_generator_output_is_pinned():
+    """The same rows on every machine and after every upgrade: a change here changes
+    every stored day and must be deliberate."""
+    orders, payments = generator.orders_for_day(seed=42, day=date(2024, 1, 5), n_orders=1000, n_customers=100)
+    assert (digest(orders), digest(payments)) == ("30d5371196d5c89d", "59a863b9c5fcfe24")
+    assert digest(generator.customers(seed=42, n_customers=1000)) == "e6e8e240865fd8da"
+
+
+def test_generator_chunks_are_whole_days_and_equal_one_day_at_a_time():
+    chunks = list(generator.chunks(seed=3, first=date(2024, 1, 1), last=date(2024, 1, 7), orders_per_day=100,
+                                   n_customers=50, chunk_orders=250))
+    assert [len(c.days) for c in chunks] == [3, 3, 1]
+    one_by_one = [generator.orders_for_day(seed=3, day=d, n_orders=100, n_customers=50) for c in chunks for d in c.days]
+    pd.testing.assert_frame_equal(pd.concat([c.orders for c in chunks], ignore_index=True),
+                                  pd.concat([o for o, _ in one_by_one], ignore_index=True))
+    in_pieces = pd.concat(generator.customer_chunks(seed=3, n_customers=1001, chunk_rows=300), ignore_index=True)
+    pd.testing.assert_frame_equal(in_pieces, generator.customers(seed=3, n_customers=1001))
+
+
+def test_generated_ids_stay_above_landed_ids_and_below_2_to_the_53():
+    orders, payments = generator.orders_for_day(seed=1, day=date(2024, 1, 1), n_orders=generator.ID_BLOCK - 1,
+                                                n_customers=10)
+    assert orders["order_id"].min() > landing.LANDED_ID_MAX
+    assert payments["payment_id"].max() < 2**53 and orders["order_id"].is_unique and payments["payment_id"].is_unique
+    last_day, _ = generator.orders_for_day(seed=1, day=date(9999, 12, 31), n_orders=1, n_customers=10)
+    assert last_day["order_id"].max() * 10 + 1 < 2**53
 
 
 def test_heartbeat_prints(capfd):

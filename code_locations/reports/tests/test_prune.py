@@ -2,7 +2,10 @@ import os
 import time
 
 import dagster as dg
+import pandas as pd
 import pytest
+from platform_common.landing_archive import SOURCE_ETAG_KEY, archive_key
+from platform_common.parquet import to_parquet_bytes
 from pydantic import ValidationError
 
 from reports.definitions import defs
@@ -13,7 +16,6 @@ OLD_ARCHIVED = ["landing/orders/2024-01-01/a.csv", "landing/orders/2024-01-01/b.
 OLD_NOT_ARCHIVED = ["landing/orders/2024-01-02/a.csv"]
 RECENT_ARCHIVED = ["landing/orders/2024-01-03/a.csv"]
 UNRECOGNISED = ["landing/README.txt"]
-ARCHIVES = ["archive/raw/landing/2024-01-01.parquet", "archive/raw/landing/2024-01-03.parquet"]
 
 
 @pytest.fixture
@@ -22,12 +24,16 @@ def landing(object_store, tmp_path):
     ages = {
         **dict.fromkeys(OLD_ARCHIVED + OLD_NOT_ARCHIVED + UNRECOGNISED, 10 * DAY),
         **dict.fromkeys(RECENT_ARCHIVED, 1 * DAY),
-        **dict.fromkeys(ARCHIVES, 9 * DAY),
     }
     for key, age in ages.items():
         object_store.put_bytes(key, b"order_id,amount\n1,100\n")
         path = tmp_path / "objects" / "dagster-data" / key
         os.utime(path, (now - age, now - age))
+    # What ingest writes once it has loaded a landing file: its archive, naming the version.
+    for obj in object_store.list("landing/"):
+        if obj.key in OLD_ARCHIVED + RECENT_ARCHIVED:
+            rows = to_parquet_bytes(pd.DataFrame({"order_id": [1]}), metadata={SOURCE_ETAG_KEY: obj.etag})
+            object_store.put_bytes(archive_key(obj.key), rows)
     return object_store
 
 

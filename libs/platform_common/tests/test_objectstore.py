@@ -64,3 +64,35 @@ def test_parquet_io_manager_one_file_per_partition(store):
     back = read_parquet_bytes(store.get_bytes(keys[1]))
     assert back.to_dict("records") == [{"day": "2024-01-02", "n": 1}]
     assert b"pickle" not in store.get_bytes(keys[0])
+
+
+def test_get_with_etag_returns_the_listed_version(store):
+    store.put_bytes("landing/a/1.csv", b"v1")
+    [listed] = store.list("landing/")
+    assert store.get_with_etag("landing/a/1.csv") == (b"v1", listed.etag)
+
+
+def test_a_read_only_store_refuses_puts_and_deletes(store):
+    store.put_bytes("landing/a/1.csv", b"x")
+    read_only = store.model_copy()
+    object.__setattr__(read_only, "read_only", True)
+    for change in (lambda: read_only.put_bytes("landing/a/2.csv", b"y"), lambda: read_only.delete("landing/a/1.csv")):
+        with pytest.raises(dg.Failure, match=f"bucket '{store.bucket}' is read-only"):
+            change()
+    assert read_only.get_bytes("landing/a/1.csv") == b"x"
+
+
+def test_is_archived_only_for_the_archived_version(store):
+    from platform_common.landing_archive import SOURCE_ETAG_KEY, archive_key, is_archived, landing_key_of
+    from platform_common.parquet import to_parquet_bytes
+
+    key = "landing/orders/2024-01-05/a.csv"
+    assert landing_key_of(archive_key(key)) == key
+    store.put_bytes(key, b"v1")
+    [v1] = store.list("landing/")
+    assert not is_archived(store, v1)
+    store.put_bytes(archive_key(key), to_parquet_bytes(pd.DataFrame({"x": [1]}), metadata={SOURCE_ETAG_KEY: v1.etag}))
+    assert is_archived(store, v1)
+    store.put_bytes(key, b"v2, replaced after it was archived")
+    [v2] = store.list("landing/")
+    assert not is_archived(store, v2)

@@ -1,5 +1,5 @@
 import dagster as dg
-from platform_common import Environment, ParquetIOManager, current_environment, platform_resources
+from platform_common import Environment, current_environment, landing_store_for, platform_resources
 
 from ingest.defs import assets, jobs, schedules, sensors
 
@@ -7,13 +7,13 @@ from ingest.defs import assets, jobs, schedules, sensors
 @dg.definitions
 def defs() -> dg.Definitions:
     env = current_environment()
-    resources = platform_resources(env)
     return dg.Definitions(
-        assets=[assets.customers, assets.landing_files, assets.orders_and_payments, jobs.probe],
+        assets=[assets.customers, assets.orders_and_payments, jobs.probe],
         jobs=[jobs.ingest_job, jobs.heartbeat_job, jobs.probe_job],
         schedules=[schedules.ingest_daily_schedule, schedules.heartbeat_schedule],
         sensors=[sensors.landing_sensor],
-        resources={**resources, "parquet_io_manager": ParquetIOManager(store=resources["object_store"])},
+        # object_store: ingest's own bucket (the archive); landing_store: where files are dropped (read-only).
+        resources={**platform_resources(env), "landing_store": landing_store_for(env)},
         # A DuckDB file takes one writer at a time: run local steps in one process.
         executor=dg.in_process_executor if env is Environment.LOCAL else None,
     )

@@ -80,7 +80,7 @@ def warehouse_for(env: Environment) -> Warehouse:
 
 
 def object_store_for(env: Environment) -> ObjectStore:
-    """The data bucket: landing files, Parquet archives, charts."""
+    """The location's own data bucket (DATA_BUCKET): its archives, its charts."""
     if env is Environment.LOCAL:
         return ObjectStore(backend="local", bucket="dagster-data", local_dir=str(local_data_dir() / "objects"))
     return ObjectStore(
@@ -88,6 +88,28 @@ def object_store_for(env: Environment) -> ObjectStore:
         bucket=dg.EnvVar("DATA_BUCKET"),
         endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
         region=dg.EnvVar("AWS_REGION"),
+    )
+
+
+LANDING_BUCKET_VAR = "LANDING_BUCKET"
+LOCAL_LANDING_BUCKET = "landing"
+
+
+def landing_store_for(env: Environment) -> ObjectStore:
+    """The landing bucket (LANDING_BUCKET), where files are dropped for ingest: keys
+    `landing/orders/<YYYY-MM-DD>/<name>.csv`. Read-only: ingest lists and gets, and
+    archives what it accepted in its own bucket. Locally, the folder bucket
+    `landing` beside `dagster-data`."""
+    if env is Environment.LOCAL:
+        return ObjectStore(
+            backend="local", bucket=LOCAL_LANDING_BUCKET, local_dir=str(local_data_dir() / "objects"), read_only=True
+        )
+    return ObjectStore(
+        backend="s3",
+        bucket=dg.EnvVar(LANDING_BUCKET_VAR),
+        endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
+        region=dg.EnvVar("AWS_REGION"),
+        read_only=True,
     )
 
 

@@ -35,8 +35,19 @@ def _s3_client(endpoint_url: str | None, region: str | None):
         "s3",
         endpoint_url=endpoint_url or None,
         region_name=region or None,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+        # Short connect timeout: a store that is down fails fast, and the step's
+        # RetryPolicy (platform_common.retries) waits out the outage with backoff.
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+        ),
     )
+
+
+def _local_etag(stat: os.stat_result) -> str:
+    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
 
 class ObjectStore(dg.ConfigurableResource):
@@ -47,6 +58,7 @@ class ObjectStore(dg.ConfigurableResource):
     endpoint_url: str | None = Field(default=None, description="S3 API endpoint, e.g. http://s3:8333")
     region: str | None = None
     local_dir: str | None = Field(default=None, description="root folder for backend=local")
+    read_only: bool = Field(default=False, description="refuse puts and deletes (a bucket another team fills)")
 
     def _path(self, key: str) -> Path:
         if not self.local_dir:
@@ -62,7 +74,12 @@ class ObjectStore(dg.ConfigurableResource):
             return f"s3://{self.bucket}/{key}"
         return self._path(key).as_uri()
 
+    def _writable(self, key: str) -> None:
+        if self.read_only:
+            raise dg.Failure(f"bucket {self.bucket!r} is read-only here: refusing to change {key!r}", allow_retries=False)
+
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._writable(key)
         if self.backend == "s3":
             _s3_client(self.endpoint_url, self.region).put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
@@ -78,6 +95,18 @@ class ObjectStore(dg.ConfigurableResource):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and the ETag of exactly that version (as `list` reports it)."""
+        if self.backend == "s3":
+            response = _s3_client(self.endpoint_url, self.region).get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read(), response["ETag"].strip('"')
+        path = self._path(key)
+        while True:  # a local file replaced while we read it (writes are renames) is read again
+            before = _local_etag(path.stat())
+            data = path.read_bytes()
+            if _local_etag(path.stat()) == before:
+                return data, before
 
     def get_bytes(self, key: str) -> bytes:
         if self.backend == "s3":
@@ -96,6 +125,7 @@ class ObjectStore(dg.ConfigurableResource):
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
+        self._writable(key)
         if self.backend == "s3":
             _s3_client(self.endpoint_url, self.region).delete_object(Bucket=self.bucket, Key=key)
         else:
@@ -112,11 +142,12 @@ class ObjectStore(dg.ConfigurableResource):
             ]
             return sorted(out, key=lambda o: o.key)
         root = self._path("")
+        # Walk only the folder the prefix names (landing/orders/ of a bucket holding more).
+        folder = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else root
         out: list[ObjectInfo] = []
-        for path in root.rglob("*"):
+        for path in folder.rglob("*") if folder.is_dir() else ():
             key = path.relative_to(root).as_posix()
             if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
                 stat = path.stat()
-                etag = f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
-                out.append(ObjectInfo(key, stat.st_size, etag, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+                out.append(ObjectInfo(key, stat.st_size, _local_etag(stat), datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
         return sorted(out, key=lambda o: o.key)

@@ -42,20 +42,29 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
-    """`frame`, without its index, as the bytes of one Parquet file."""
+def to_parquet_bytes(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
+    """`frame`, without its index, as the bytes of one Parquet file; `metadata`
+    goes into the file's key-value metadata (read it with `read_parquet_metadata`)."""
     names = list(frame.columns)
     if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
         raise ValueError(f"Parquet needs unique string column names, got {names}")
     columns = json.dumps([[name, str(dtype)] for name, dtype in frame.dtypes.items()])
+    kv = {**(metadata or {}), COLUMNS_KEY: columns}
+    kv_sql = ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in kv.items())
     with tempfile.TemporaryDirectory() as tmp, _duckdb().connect() as con:
         path = Path(tmp, "frame.parquet")
         con.register("frame", frame)
-        con.execute(
-            f"COPY frame TO {_sql_string(str(path))} "
-            f"(FORMAT parquet, KV_METADATA {{{_sql_string(COLUMNS_KEY)}: {_sql_string(columns)}}})"
-        )
+        con.execute(f"COPY frame TO {_sql_string(str(path))} (FORMAT parquet, KV_METADATA {{{kv_sql}}})")
         return path.read_bytes()
+
+
+def read_parquet_metadata(data: bytes) -> dict[str, str]:
+    """The key-value metadata of a Parquet file (`to_parquet_bytes(..., metadata=)`)."""
+    with tempfile.TemporaryDirectory() as tmp, _duckdb().connect() as con:
+        path = Path(tmp, "frame.parquet")
+        path.write_bytes(data)
+        rows = con.execute("SELECT decode(key), decode(value) FROM parquet_kv_metadata(?)", [str(path)]).fetchall()
+    return dict(rows)
 
 
 def read_parquet_bytes(data: bytes) -> pd.DataFrame:

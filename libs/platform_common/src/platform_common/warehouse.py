@@ -62,6 +62,9 @@ class Warehouse(dg.ConfigurableResource):
             host=self.host,
             port=self.port,
             database=self.database,
+            # A database that is down fails the attempt in seconds; the step's
+            # RetryPolicy (platform_common.retries) waits the outage out.
+            query={"connect_timeout": "10"},
         )
 
     def engine(self) -> sa.Engine:
@@ -150,6 +153,23 @@ def _sql_type(series: pd.Series) -> sa.types.TypeEngine:
     return sa.Text()
 
 
+def ensure_schema(conn: sa.Connection, schema: str) -> None:
+    """Create `schema` only if it is missing.
+
+    The platform pre-creates each location's schemas and makes the location's role
+    their owner; that role has no CREATE on the database, and Postgres checks that
+    privilege before IF NOT EXISTS, so an existing schema is never created again.
+    """
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+    else:
+        found = conn.execute(
+            sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"), {"s": schema}
+        ).first()
+    if not found:
+        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+
 def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, *, replace: bool) -> None:
     """Create `schema.table` shaped like `df` (dropping the old one if `replace`).
 
@@ -174,12 +194,9 @@ def write_table(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, 
     conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema), if_not_exists=True))
 
 
-def ensure_schema(conn: sa.Connection, schema: str) -> None:
-    """Create `schema` only when it is missing. In Postgres the platform's init creates
-    each location's schemas and makes its role their owner; the role may not create
-    schemas, and CREATE SCHEMA IF NOT EXISTS checks that right before it looks."""
-    if not sa.inspect(conn).has_schema(schema):
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+def table_columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
+    """The columns of `schema.table` in order; empty if the table does not exist."""
+    return _columns(conn, schema, table)
 
 
 def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
@@ -193,24 +210,48 @@ def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def insert_rows(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str) -> None:
-    """Bulk-load `df`: COPY on Postgres, a registered view on DuckDB."""
+def insert_rows(conn: sa.Connection, df: pd.DataFrame, schema: str, table: str, *, csv_by_duckdb: bool = False) -> None:
+    """Bulk-load `df`: COPY FROM STDIN on Postgres, a registered view on DuckDB.
+
+    `csv_by_duckdb`: DuckDB writes the CSV that COPY reads (about 5x faster than
+    pandas for ints, text and naive timestamps; needs the `duckdb` extra). The
+    caller vouches that every column is one of those types.
+    """
     if df.empty:
         return
     driver = conn.connection.driver_connection
     columns = ", ".join(f'"{c}"' for c in df.columns)
     if conn.dialect.name == "postgresql":
+        copy = f'COPY "{schema}"."{table}" ({columns}) FROM STDIN WITH (FORMAT csv)'
+        if csv_by_duckdb:
+            _copy_via_duckdb_csv(driver, df, copy)
+            return
         buffer = io.StringIO()
         df.to_csv(buffer, index=False, header=False)
         buffer.seek(0)
         with driver.cursor() as cursor:
-            cursor.copy_expert(f'COPY "{schema}"."{table}" ({columns}) FROM STDIN WITH (FORMAT csv)', buffer)
+            cursor.copy_expert(copy, buffer)
     else:
         driver.register("_platform_rows", df)
         try:
             driver.execute(f'INSERT INTO "{schema}"."{table}" ({columns}) SELECT {columns} FROM _platform_rows')
         finally:
             driver.unregister("_platform_rows")
+
+
+def _copy_via_duckdb_csv(driver, df: pd.DataFrame, copy: str) -> None:
+    import os
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+        path = os.path.join(tmp, "rows.csv")
+        con.register("frame", df)
+        # DuckDB writes NULL as an empty field and '' as "", which is how COPY (FORMAT csv) reads them.
+        con.execute(f"COPY frame TO '{path}' (HEADER false)")
+        with open(path, "rb") as f, driver.cursor() as cursor:
+            cursor.copy_expert(copy, f, size=1 << 20)
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):

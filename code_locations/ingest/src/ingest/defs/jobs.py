@@ -10,7 +10,10 @@ ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("raw"),
     partitions_def=DAILY,
-    description="Load one day: customers, that day's landing files (archived as Parquet), orders and payments.",
+    description=(
+        "Load days of raw data: upsert customers, then replace each day's orders and payments with the "
+        "generated rows and the rows of its archived landing files. landing_sensor runs it per landing file."
+    ),
 )
 
 

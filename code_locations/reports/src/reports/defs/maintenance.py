@@ -1,8 +1,9 @@
 """Maintenance: delete landing files that ingest has already archived.
 
 An op job rather than assets: it changes no data anyone reads, it only frees
-space. A file goes only when it is old enough and its day's archive exists, so
-nothing that has not been ingested can be lost.
+space. A file goes only when it is old enough and ingest has archived this very
+version of it (platform_common.landing_archive), so nothing that has not been
+ingested can be lost.
 """
 
 import re
@@ -11,11 +12,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 from platform_common import ObjectInfo, ObjectStore
+from platform_common.landing_archive import LANDING_ROOT, is_archived
 from pydantic import Field, field_validator
 
-LANDING_ROOT = "landing/"
-# Where ingest's ParquetIOManager puts the raw/landing asset: one file per day.
-ARCHIVE_PREFIX = "archive/raw/landing/"
 # Ops hand their outputs to the next op in memory; the location's default IO
 # manager stores asset tables only. Provided by definitions.py.
 MEM_IO_MANAGER = "mem_io_manager"
@@ -72,7 +71,6 @@ def find_prune_candidates(
     context: dg.OpExecutionContext, config: PruneLandingConfig, object_store: ObjectStore
 ) -> PrunePlan:
     cutoff = datetime.now(timezone.utc) - timedelta(days=config.older_than_days)
-    archived: dict[str, bool] = {}
     candidates: list[ObjectInfo] = []
     objects = object_store.list(config.prefix)
     recent = not_archived = unrecognised = 0
@@ -85,9 +83,8 @@ def find_prune_candidates(
         if obj.last_modified >= cutoff:
             recent += 1
             continue
-        if day not in archived:
-            archived[day] = object_store.exists(f"{ARCHIVE_PREFIX}{day}.parquet")
-        if archived[day]:
+        # Ingest archives each landing file it loaded; only that very version (ETag) counts.
+        if is_archived(object_store, obj):
             candidates.append(obj)
         else:
             not_archived += 1

@@ -1,0 +1,129 @@
+"""Issue 21 on the stack (Postgres, the object store, runs in containers): strict
+landing files, atomic loads, customers that never shrink, one-run backfills,
+an object-store outage waited out, and a warehouse rebuilt from its sources.
+
+Landing files go to LANDING_BUCKET when the stack sets it (DATA_BUCKET before)."""
+
+import subprocess
+import time
+import uuid
+from datetime import date, timedelta
+
+from tests.e2e.platform import (
+    DOCKER, docker, gql, launch, poll, psql, run_events, run_failure, runs, service_container, wait_for_run,
+    wait_for_status,
+)
+
+HEADER = "order_id,customer_id,order_date,status,payment_id,payment_method,amount_cents"
+BUCKET = "os.environ.get('LANDING_BUCKET') or os.environ['DATA_BUCKET']"
+
+
+def put_landing(key: str, data: bytes) -> None:
+    script = ("import os, sys, boto3; boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], "
+              f"region_name=os.environ['AWS_REGION']).put_object(Bucket={BUCKET}, Key=sys.argv[1], "
+              "Body=sys.stdin.buffer.read())")
+    proc = subprocess.run([DOCKER, "exec", "-i", service_container("webserver"), "python", "-c", script, key],
+                          input=data, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
+def archive_exists(key: str) -> bool:
+    script = ("import os, sys, boto3; c = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], "
+              "region_name=os.environ['AWS_REGION']); r = c.list_objects_v2(Bucket=os.environ['DATA_BUCKET'], "
+              "Prefix=sys.argv[1]); print(r.get('KeyCount', 0))")
+    archive = "archive/raw/landing/" + key.removeprefix("landing/") + ".parquet"
+    return docker("exec", service_container("webserver"), "python", "-c", script, archive) != "0"
+
+
+def fresh() -> tuple[str, int]:
+    day = (date(2024, 4, 1) + timedelta(days=uuid.uuid4().int % 600)).isoformat()
+    return day, 1_000_000 + uuid.uuid4().int % 8_000_000 * 2
+
+
+def landing_run(key: str, start: float, status: set[str]) -> dict:
+    found = poll(lambda: runs("ingest_job", {"ingest/landing_file": key}, start), timeout=120,
+                 what=f"an ingest run for {key}")
+    return wait_for_status(found[-1]["runId"], status, timeout=300)
+
+
+def test_a_value_past_bigint_fails_naming_the_cell_and_a_fixed_file_loads_cleanly():
+    day, order_id = fresh()
+    key = f"landing/orders/{day}/e2e-big-{uuid.uuid4().hex[:6]}.csv"
+    good = f"{HEADER}\n{order_id},3,{day},completed,{order_id},credit_card,4200\n"
+    start = time.time()
+    put_landing(key, good.replace(",4200", ",99999999999999999999").encode())
+    failed = landing_run(key, start, {"FAILURE"})
+    failure = run_failure(failed["runId"])
+    assert f"{key} line 2, column amount_cents: 99999999999999999999 is outside" in failure, failure
+    assert not any(e["__typename"] == "ExecutionStepUpForRetryEvent" for e in run_events(failed["runId"]))
+    assert psql(f"SELECT count(*) FROM raw.payments WHERE source_file = '{key}'") == [["0"]]
+    assert not archive_exists(key)
+
+    fixed_at = time.time()
+    put_landing(key, good.encode())  # a new ETag: the sensor runs it again
+    landing_run(key, fixed_at, {"SUCCESS"})
+    assert psql(f"SELECT payment_id, amount_cents FROM raw.payments WHERE source_file = '{key}'") == [
+        [str(order_id), "4200"]]
+    assert archive_exists(key)
+
+
+def ingest(day: str, orders_per_day: int, n_customers: int | None = None) -> dict:
+    config = {"ops": {"orders_and_payments": {"config": {"orders_per_day": orders_per_day,
+                                                          **({"n_customers": n_customers} if n_customers else {})}},
+                      **({"raw__customers": {"config": {"n_customers": n_customers}}} if n_customers else {})}}
+    return wait_for_status(launch("ingest", "ingest_job", config, {"dagster/partition": day}), {"SUCCESS"})
+
+
+def test_an_ordinary_run_after_a_big_one_keeps_every_customer_and_transform_passes():
+    day, _ = fresh()
+    ingest(day, 2_000, n_customers=5_000)
+    [[stored]] = psql("SELECT count(*) FROM raw.customers")
+    start = time.time()
+    ingest(day, 40)  # the default configuration: 100 customers
+    assert psql("SELECT count(*) FROM raw.customers") == [[stored]] and int(stored) >= 5_000
+    assert psql("SELECT count(*) FROM raw.orders o LEFT JOIN raw.customers c USING (customer_id) "
+                "WHERE c.customer_id IS NULL") == [["0"]]
+    wait_for_run("transform_job", created_after=start, timeout=600)
+
+
+BACKFILL = """
+mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { __typename
+  ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+
+
+def test_a_thirty_day_backfill_from_the_ui_is_one_run_per_asset_group():
+    first = date(2023, 12, 1) + timedelta(days=32 + uuid.uuid4().int % 300)
+    days = [(first + timedelta(days=i)).isoformat() for i in range(30)]
+    params = {"partitionNames": days, "fromFailure": False,
+              "assetSelection": [{"path": ["raw", k]} for k in ("landing", "orders", "payments")]}
+    result = gql(BACKFILL, params=params)["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    backfill = result["backfillId"]
+
+    def finished():
+        found = runs(tags={"dagster/backfill": backfill})
+        return found if found and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in found) else None
+
+    found = poll(finished, timeout=600, interval=3, what=f"backfill {backfill}'s runs")
+    assert [r["status"] for r in found] == ["SUCCESS"]  # one run for the 30 days
+    counted = psql(f"SELECT count(*) FROM raw.orders WHERE order_date >= '{days[0]}' AND order_date <= '{days[-1]}' "
+                   "AND source_file IS NULL")
+    assert counted == [[str(30 * 40)]]
+
+
+def test_an_object_store_outage_under_a_minute_ends_in_success():
+    """The store is cut off the network for 25 s while an ingest run needs it; the
+    step retries with backoff and the run succeeds. A bad file (permanent) is not retried."""
+    s3 = service_container("s3")
+    network = "dagster_platform"
+    day, _ = fresh()
+    docker("network", "disconnect", network, s3)
+    try:
+        run_id = launch("ingest", "ingest_job", {}, {"dagster/partition": day})
+        wait_for_status(run_id, {"STARTED"}, timeout=120)
+        time.sleep(25)  # the outage itself, not a wait for a condition
+    finally:
+        docker("network", "connect", "--alias", "s3", network, s3)
+    done = wait_for_status(run_id, {"SUCCESS"}, timeout=400)
+    assert any(e["__typename"] == "ExecutionStepUpForRetryEvent" for e in run_events(done["runId"]))
+    assert psql(f"SELECT count(*) FROM raw.orders WHERE order_date = '{day}'") == [["40"]]
