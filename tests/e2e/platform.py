@@ -222,32 +222,77 @@ def wait_for_run(job: str, *, created_after: float, tags: dict | None = None, ti
     return wait_for_status(found[0]["runId"], {"SUCCESS"}, timeout=timeout)
 
 
-def put_object(key: str, data: bytes) -> None:
-    """Drop a file into the data bucket from inside the stack (the store is never published)."""
-    script = (
-        "import os, sys, boto3; "
-        "boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], region_name=os.environ['AWS_REGION'])"
-        ".put_object(Bucket=os.environ['DATA_BUCKET'], Key=sys.argv[1], Body=sys.stdin.buffer.read())"
+# Plain settings every container of the stack gets (compose's x-platform-env).
+PLAIN_ENV = ("DAGSTER_PLATFORM_ENV", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "WAREHOUSE_DB",
+             "S3_ENDPOINT_URL", "AWS_REGION", "DAGSTER_LOGS_BUCKET", "LANDING_BUCKET")
+
+
+def secrets_volume(principal: str) -> str:
+    """The volume holding a principal's credentials (platformctl.volumes)."""
+    return f"{PROJECT}_secrets-{principal}"
+
+
+def run_as(principal: str, script: str, *args: str, input_bytes: bytes | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -c script args` in a throwaway container of the platform image with
+    `principal`'s credentials (its volume, exported by the image's entrypoint) and
+    the stack's plain settings: what that principal's own code could do."""
+    daemon = inspect(service_container("daemon"))
+    env = dict(item.split("=", 1) for item in daemon["Config"]["Env"])
+    plain = [arg for name in PLAIN_ENV if name in env for arg in ("-e", f"{name}={env[name]}")]
+    return subprocess.run(
+        [DOCKER, "run", "--rm", "-i", "--network", "dagster_platform", *plain,
+         "-v", f"{secrets_volume(principal)}:/run/secrets/platform:ro", daemon["Config"]["Image"],
+         "python", "-c", script, *args],
+        input=input_bytes, capture_output=True, timeout=timeout,
     )
-    proc = subprocess.run(
-        [DOCKER, "exec", "-i", service_container("webserver"), "python", "-c", script, key],
-        input=data, capture_output=True, timeout=60,
-    )
+
+
+def rerun_init() -> str:
+    """Run the stack's one-shot init container again (roles, grants, migrations,
+    buckets); returns its output. It exits 0 or the test fails."""
+    container = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}",
+                       "--filter", "label=com.docker.compose.service=init").splitlines()[0]
+    proc = subprocess.run([DOCKER, "start", "-a", container], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def exec_as(service: str, script: str, *args: str, input_bytes: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -c script args` inside a running service, with its own credentials."""
+    return subprocess.run(
+        [DOCKER, "exec", "-i", service_container(service), "/opt/platform/bin/entrypoint", "python", "-c", script,
+         *args], input=input_bytes, capture_output=True, timeout=120)
+
+
+S3 = ("import os, sys, boto3; from botocore.config import Config; s3 = boto3.client('s3', "
+      "endpoint_url=os.environ['S3_ENDPOINT_URL'], region_name=os.environ['AWS_REGION'], "
+      "config=Config(s3={'addressing_style': 'path'})); ")
+
+
+def put_landing(key: str, data: bytes) -> None:
+    """Drop a file into the landing bucket with the landing key, as an upstream system
+    would (the store is never published)."""
+    script = S3 + "s3.put_object(Bucket=os.environ['LANDING_BUCKET'], Key=sys.argv[1], Body=sys.stdin.buffer.read())"
+    proc = run_as("landing", script, key, input_bytes=data)
     assert proc.returncode == 0, proc.stderr.decode()
 
 
-def get_object(key: str) -> bytes:
-    script = (
-        "import os, sys, boto3; sys.stdout.buffer.write("
-        "boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT_URL'], region_name=os.environ['AWS_REGION'])"
-        ".get_object(Bucket=os.environ['DATA_BUCKET'], Key=sys.argv[1])['Body'].read())"
-    )
-    proc = subprocess.run(
-        [DOCKER, "exec", service_container("webserver"), "python", "-c", script, key],
-        capture_output=True, timeout=60,
-    )
+def get_object(key: str, location: str = "ingest") -> bytes:
+    """An object of `location`'s own bucket, read with that location's key."""
+    script = S3 + "sys.stdout.buffer.write(s3.get_object(Bucket=os.environ['DATA_BUCKET'], Key=sys.argv[1])['Body'].read())"
+    proc = exec_as(location, script, key)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
+
+
+def list_keys(prefix: str, location: str = "ingest") -> list[str]:
+    """Keys under `prefix` in `location`'s own bucket."""
+    script = S3 + ("p = s3.get_paginator('list_objects_v2').paginate(Bucket=os.environ['DATA_BUCKET'], "
+                   "Prefix=sys.argv[1]); print('\\n'.join(o['Key'] for page in p for o in page.get('Contents', [])))")
+    proc = exec_as(location, script, prefix)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return [k for k in proc.stdout.decode().splitlines() if k]
 
 
 STACK_STATE = (".env", ".deploy/state.json")

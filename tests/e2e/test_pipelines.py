@@ -10,7 +10,7 @@ from tests.e2e.platform import (
     inspect,
     poll,
     psql,
-    put_object,
+    put_landing,
     runs,
     wait_for_run,
     wait_for_status,
@@ -45,7 +45,7 @@ def test_landing_file_flows_through_transform_to_reports():
     start = time.time()
     day, order_id = fresh_day(), fresh_id()
     key = f"landing/orders/{day}/e2e-{uuid.uuid4().hex[:6]}.csv"
-    put_object(key, landing_file(day, order_id))
+    put_landing(key, landing_file(day, order_id))
 
     ingest = wait_for_run("ingest_job", created_after=start, tags={"ingest/landing_file": key})
     assert ingest["tags"]["dagster/partition"] == day
@@ -82,11 +82,11 @@ def test_same_landing_file_dropped_twice_runs_once():
     day = fresh_day()
     key = f"landing/orders/{day}/twice-{uuid.uuid4().hex[:6]}.csv"
     content = landing_file(day, fresh_id())
-    put_object(key, content)
+    put_landing(key, content)
     first = wait_for_run("ingest_job", created_after=start, tags={"ingest/landing_file": key})
 
     second_drop = time.time()
-    put_object(key, content)
+    put_landing(key, content)
     selector = {"repositoryLocationName": "ingest", "repositoryName": "__repository__", "sensorName": "landing_sensor"}
 
     def finished_ticks_after_second_drop():
@@ -134,7 +134,9 @@ mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParam
   ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 
 
-def test_backfill_of_three_days_runs_each_in_its_own_container():
+def test_backfill_of_three_days_from_the_jobs_partitions_runs_once_with_each_days_data():
+    """ingest's partitioned assets take a single-run backfill policy: the job's
+    backfill (the UI's partitions page) runs the three days in one container."""
     days = ["2024-03-01", "2024-03-02", "2024-03-03"]
     params = {
         "selector": {
@@ -147,14 +149,13 @@ def test_backfill_of_three_days_runs_each_in_its_own_container():
     assert result["__typename"] == "LaunchBackfillSuccess", result
     tags = {"dagster/backfill": result["backfillId"]}
 
-    backfill_runs = poll(lambda: len(r := runs("ingest_job", tags)) == 3 and r, timeout=120,
-                         what="the backfill's three runs")
-    finished = [wait_for_status(r["runId"], {"SUCCESS"}, timeout=300) for r in backfill_runs]
-    assert sorted(r["tags"]["dagster/partition"] for r in finished) == days
-    containers = {r["tags"]["docker/container_id"] for r in finished}
-    assert len(containers) == 3
-    for container in containers:
-        assert "/dagster-platform/ingest:" in inspect(container)["Config"]["Image"]
+    [run] = poll(lambda: runs("ingest_job", tags), timeout=120, what="the backfill's run")
+    finished = wait_for_status(run["runId"], {"SUCCESS"}, timeout=300)
+    assert (finished["tags"]["dagster/asset_partition_range_start"],
+            finished["tags"]["dagster/asset_partition_range_end"]) == (days[0], days[-1])
+    assert "/dagster-platform/ingest:" in inspect(finished["tags"]["docker/container_id"])["Config"]["Image"]
+    assert len(runs("ingest_job", tags)) == 1
     counts = dict(psql("SELECT CAST(order_date AS DATE), count(*) FROM raw.orders "
-                       "WHERE order_date >= '2024-03-01' AND order_date < '2024-03-04' GROUP BY 1 ORDER BY 1"))
+                       "WHERE order_date >= '2024-03-01' AND order_date < '2024-03-04' "
+                       "AND source_file IS NULL GROUP BY 1 ORDER BY 1"))
     assert counts == {day: "40" for day in days}  # the generator's default orders per day

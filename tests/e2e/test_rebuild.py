@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import date, timedelta
 
-from tests.e2e.platform import launch, poll, psql, runs_in_flight, wait_for_run, wait_for_status
+from tests.e2e.platform import launch, poll, psql, rerun_init, runs_in_flight, wait_for_run, wait_for_status
 from tests.e2e.test_landing_data import HEADER, landing_run, put_landing
 
 SCHEMAS = ("raw", "staging", "marts", "reports")
@@ -25,12 +25,11 @@ def tables() -> dict[str, list[str]]:
 
 
 def drop_schemas() -> None:
-    """Drop and recreate each schema with its owner, as the platform's init leaves it."""
+    """Drop the schemas; the platform's init creates them again, with their owners
+    and the grants between locations."""
     for schema in SCHEMAS:
-        owner = psql(f"SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = '{schema}'")
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        if owner:
-            psql(f'CREATE SCHEMA {schema} AUTHORIZATION "{owner[0][0]}"')
+    rerun_init()
 
 
 def materialize(days: list[str], landing: tuple[str, bytes] | None) -> None:

@@ -70,6 +70,14 @@ def test_only_init_and_postgres_receive_the_superuser_password(env):
     assert holders == {"init", "postgres"}
 
 
+def test_the_landing_key_is_a_bundle_of_its_own(env):
+    values, found = env
+    bundles = credentials.bundles(values, found, "dagster")
+    holders = {p for p, files in bundles.items() if any(values["LANDING_S3_SECRET_ACCESS_KEY"] in c
+                                                          for c in files.values())}
+    assert holders == {"landing", "s3"}  # the uploader's own bundle, and the store's identities
+
+
 def test_only_init_holds_the_admin_key(env):
     values, found = env
     holders = {p for p, files in credentials.bundles(values, found, "dagster").items()

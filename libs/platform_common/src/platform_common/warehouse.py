@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
@@ -24,10 +25,36 @@ if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions
 PREVIEW_ROWS = 5
 
 
+# "schema"."table" or schema.table in a statement.
+_RELATION = re.compile(r'"?([A-Za-z_][\w$]*)"?\s*\.\s*"?([A-Za-z_][\w$]*)"?')
+
+
+class WarehousePermissionError(PermissionError):
+    """The location's role may not touch a table or schema: a grant it lacks
+    (its pyproject.toml's [tool.dagster-platform] declares what it may touch)."""
+
+
+def _name_permission_errors(context: sa.engine.ExceptionContext) -> BaseException | None:
+    """Postgres says "permission denied for schema marts"; say also which role
+    asked and for which tables, so the run's failure names both."""
+    if getattr(context.original_exception, "pgcode", None) != "42501":  # insufficient_privilege
+        return None
+    statement = " ".join((context.statement or "").split())
+    tables = sorted({f"{s}.{t}" for s, t in _RELATION.findall(statement)})
+    reason = str(context.original_exception).strip().splitlines()[0]
+    return WarehousePermissionError(
+        f"warehouse role {context.engine.url.username} may not do this ({reason}); the statement touches "
+        f"{', '.join(tables) or 'no named table'}: {statement[:300]}. A location reads and writes only the "
+        "schemas its pyproject.toml declares ([tool.dagster-platform.warehouse])"
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _engine(url: sa.URL) -> sa.Engine:
     # pool_pre_ping: a Postgres restart must not leave dead pooled connections behind.
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    sa.event.listen(engine, "handle_error", _name_permission_errors)
+    return engine
 
 
 class Warehouse(dg.ConfigurableResource):

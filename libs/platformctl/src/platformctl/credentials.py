@@ -74,6 +74,9 @@ def bundles(env: dict[str, str], locations: list[Location], postgres_user: str) 
         "init": {ENV_FILE: env_lines(init_env(env, locations, postgres_user)),
                  GRANTS_FILE: json.dumps(grants(env, locations), indent=1) + "\n"},
     }
+    # Mounted by no service: for the systems (and tests) that drop landing files.
+    out["landing"] = {ENV_FILE: env_lines({"AWS_ACCESS_KEY_ID": env[pr.LANDING_KEY_ID],
+                                           "AWS_SECRET_ACCESS_KEY": env[pr.LANDING_SECRET]})}
     for principal in pr.principals(locations):
         values = {**_pg(principal, env), **_key(principal, env)}
         if principal.location is not None:
