@@ -96,8 +96,9 @@ def render_location(location: str, **overrides: Any) -> list[dict[str, Any]]:
     return render_chart(values, chart=LOCATION_CHART, name=location)
 
 
-SMALL = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}}
+SMALL = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
 TMP = {"name": "tmp", "mountPath": "/tmp"}
+PROBE = {"tcpSocket": {"port": 15000}, "periodSeconds": 10}
 
 
 def extras(name: str) -> dict[str, Any]:
@@ -110,8 +111,8 @@ def extras(name: str) -> dict[str, Any]:
         "volumeMounts": [{"name": "ca-bundle", "mountPath": "/etc/ssl/custom", "readOnly": True}],
         "initContainers": [{"name": "wait", "image": "registry.example.com/tools:1.0",
                             "command": ["true"], "resources": SMALL}],
-        "sidecarContainers": [{"name": "proxy", "image": "registry.example.com/proxy:2.1",
-                               "resources": SMALL, "volumeMounts": [TMP]}],
+        "sidecarContainers": [{"name": "proxy", "image": "registry.example.com/proxy:2.1", "resources": SMALL,
+                               "volumeMounts": [TMP], "livenessProbe": PROBE, "readinessProbe": PROBE}],
     }
 
 

@@ -96,3 +96,12 @@ def test_kubernetes_schema_check_catches_errors() -> None:
     )
     with pytest.raises(Exception, match="imagePullPolicyy"):
         k8s_validate(deployment, KUBE_VERSIONS[-1])
+
+
+def test_both_charts_share_one_extensions_template() -> None:
+    """One file, linked into the location chart: the two charts' extension points cannot drift apart."""
+    shared = PLATFORM_CHART / "templates" / "_extensions.tpl"
+    linked = LOCATION_CHART / "templates" / "_extensions.tpl"
+    assert linked.is_symlink() and linked.resolve() == shared.resolve()
+    rendered = helm_python.Chart.load(LOCATION_CHART).templates
+    assert any(t["name"] == "templates/_extensions.tpl" for t in rendered)
