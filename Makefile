@@ -5,12 +5,29 @@ SHELL := /bin/bash
 
 LOCATIONS := ingest transform reports
 
-DOCKER ?= docker
+# Prerequisites (docker/scripts/prereqs.py). The README's commands need only
+# python3, make and a Docker engine: the tools below are found or installed
+# here, and a target whose prerequisite is missing stops with one line saying
+# how to get it (need-* targets, at the end).
+PREREQS = python3 docker/scripts/prereqs.py
+# DOCKER: a client that builds with BuildKit, found on first use: `docker` when
+# it has buildx, else an older client with its own BuildKit builder (Debian's
+# docker.io 20.10, while the 28.x `docker` first on CI's PATH has no buildx).
+ifeq ($(origin DOCKER),undefined)
+DOCKER = $(eval DOCKER := $(or $(shell $(PREREQS) docker 2>/dev/null),docker))$(DOCKER)
+endif
+# UV: uv on PATH, else uv $(UV_VERSION) that `need-uv` installs into a per-user
+# cache. 0.13.9 wrote the uv.lock files (docker/Dockerfile and CI pin the same).
+UV_VERSION := 0.13.9
+UV_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dagster-platform/uv-$(UV_VERSION)
+ifeq ($(origin UV),undefined)
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_HOME)/bin/uv)
+endif
+export UV
 COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo "$(DOCKER) compose")
 PROJECT ?= dagster-platform
 REGISTRY ?= localhost
 WEBSERVER_URL ?= http://127.0.0.1:$(or $(DAGSTER_WEBSERVER_PORT),3000)
-UV ?= uv
 
 # AIRGAP=1: machines with no registry (CI). Build stand-in base images from
 # Debian packages instead of pulling python and postgres. (The object store is
@@ -44,16 +61,16 @@ PLATFORM_IMAGE = $(REGISTRY)/dagster-platform/platform:$$($(DEPLOY) content-tag 
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # .env: created on first use, and given every secret it lacks (a new location's)
 # with random values; values already there never change.
 .PHONY: .env
-.env:
+.env: | need-python
 	@$(PLATFORMCTL) env
 
 .PHONY: airgap-images
-airgap-images: ## (AIRGAP=1) Build stand-in base and Postgres images from Debian packages
+airgap-images: need-build ## (AIRGAP=1) Build stand-in base and Postgres images from Debian packages
 ifeq ($(AIRGAP),1)
 	DOCKER=$(DOCKER) docker/airgap/build-base.sh $(PYTHON_IMAGE)
 	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/postgres.Dockerfile -t $(POSTGRES_IMAGE) .
@@ -75,7 +92,7 @@ build-platform: airgap-images
 	  $(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$$tag . && $(DEPLOY) record platform $$tag
 
 .PHONY: build-location
-build-location: check-location
+build-location: check-location need-build
 	@tag=$$($(DEPLOY) content-tag $(LOCATION)); ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
 	  $(BUILD) --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . \
 	  && $(DEPLOY) record $(LOCATION) $$tag
@@ -86,40 +103,40 @@ check-location:
 	  *) echo "LOCATION must be one of: $(LOCATIONS) (got '$(LOCATION)')" >&2; exit 2;; esac
 
 .PHONY: deploy
-deploy: check-location ## Ship one location with no downtime for the others: make deploy LOCATION=ingest
+deploy: check-location need-build need-compose ## Ship one location with no downtime for the others: make deploy LOCATION=ingest
 	@start=$$(date +%s.%N); tag=$$($(DEPLOY) content-tag $(LOCATION)); \
 	  ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
 	  $(BUILD) --quiet --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . >/dev/null \
 	  && WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) deploy $(LOCATION) $$tag $$ref $$start
 
 .PHONY: rollback
-rollback: check-location ## Return one location to its previous image: make rollback LOCATION=ingest
+rollback: check-location need-compose ## Return one location to its previous image: make rollback LOCATION=ingest
 	@WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) rollback $(LOCATION)
 
 .PHONY: new-location
-new-location: ## Scaffold a code location and wire it in everywhere: make new-location NAME=billing
+new-location: need-uv ## Scaffold a code location and wire it in everywhere: make new-location NAME=billing
 	@UV="$(UV)" python3 docker/scripts/new_location.py '$(NAME)'
 
 .PHONY: check
-check: .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file, .env and the locations' grants
+check: need-docker .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file, .env and the locations' grants
 	@$(PLATFORMCTL) check-env
 	@$(DOCKER) run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo:ro -w /repo \
 	  --entrypoint python $(PLATFORM_IMAGE) docker/scripts/check_config.py --root /repo
 
 # Each principal's credentials, from .env, into its own volume (docs/security.md).
 .PHONY: sync-secrets
-sync-secrets: .env build-platform
+sync-secrets: need-docker .env build-platform
 	@DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) $(PLATFORMCTL) sync
 
 .PHONY: up
-up: .env check build sync-secrets ## Start the platform; returns when the UI answers and every location is LOADED
+up: need-compose .env check build sync-secrets ## Start the platform; returns when the UI answers and every location is LOADED
 	@$(DC) up -d --remove-orphans || { $(DC) logs --no-color --tail=20 init; exit 1; }
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
 	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }
 	@echo "Dagster UI: $(WEBSERVER_URL)"
 
 .PHONY: down
-down: ## Stop the platform and remove its run containers (data volumes are kept)
+down: need-compose ## Stop the platform and remove its run containers (data volumes are kept)
 	@# The daemon first: a sensor's run launched after the run containers are removed
 	@# would keep the network busy and outlive the platform.
 	-@$(DC) stop daemon webserver >/dev/null 2>&1
@@ -127,7 +144,7 @@ down: ## Stop the platform and remove its run containers (data volumes are kept)
 	$(DC) down --remove-orphans
 
 .PHONY: destroy
-destroy: .env ## Stop the platform and DELETE its data volumes (run history, warehouse, objects): make destroy CONFIRM=yes
+destroy: need-compose .env ## Stop the platform and DELETE its data volumes (run history, warehouse, objects): make destroy CONFIRM=yes
 	@[ "$(CONFIRM)" = yes ] || { echo "make destroy deletes the volumes $(PROJECT)_pgdata, $(PROJECT)_s3data and the credential volumes; run: make destroy CONFIRM=yes" >&2; exit 2; }
 	$(MAKE) --no-print-directory down
 	@for v in $(PROJECT)_pgdata $(PROJECT)_s3data; do \
@@ -136,45 +153,45 @@ destroy: .env ## Stop the platform and DELETE its data volumes (run history, war
 	@$(PLATFORMCTL) remove-volumes
 
 .PHONY: prune
-prune: ## Delete our images that neither run, nor serve a rollback, nor match this checkout (base images stay)
+prune: need-docker ## Delete our images that neither run, nor serve a rollback, nor match this checkout (base images stay)
 	@$(DEPLOY) prune $(LOCATIONS)
 
 .PHONY: rotate
-rotate: sync-secrets ## New credentials for one principal (a location, or platform), no failed run: make rotate PRINCIPAL=ingest
+rotate: need-compose sync-secrets ## New credentials for one principal (a location, or platform), no failed run: make rotate PRINCIPAL=ingest
 	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
 	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
 	  WEBSERVER_URL=$(WEBSERVER_URL) $(PLATFORMCTL) rotate '$(PRINCIPAL)' $(if $(DRAIN_TIMEOUT),--drain-timeout $(DRAIN_TIMEOUT))
 
 .PHONY: rotate-retire
-rotate-retire: ## Make the previous credentials of PRINCIPAL stop working now (after make rotate)
+rotate-retire: need-compose ## Make the previous credentials of PRINCIPAL stop working now (after make rotate)
 	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
 	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
 	  $(PLATFORMCTL) rotate-retire '$(PRINCIPAL)'
 
 .PHONY: logs
-logs: ## Follow the logs of every service
+logs: need-compose ## Follow the logs of every service
 	$(DC) logs -f --tail=100
 
 .PHONY: logs-tail
-logs-tail: ## Print the last log lines of every service: make logs-tail TAIL=200
+logs-tail: need-compose ## Print the last log lines of every service: make logs-tail TAIL=200
 	$(DC) logs --no-color --tail=$(or $(TAIL),200)
 
 .PHONY: ps
-ps: ## Show the services and their health
+ps: need-compose ## Show the services and their health
 	$(DC) ps
 
 BACKUP_DIR ?= backups
 PG = $(DC) exec -T postgres sh -c
 
 .PHONY: backup
-backup: ## Dump the instance database (run history, schedules, sensors) to backups/
+backup: need-compose ## Dump the instance database (run history, schedules, sensors) to backups/
 	@mkdir -p $(BACKUP_DIR)
 	@out=$(BACKUP_DIR)/dagster-$$(date -u +%Y%m%dT%H%M%SZ).sql.gz; \
 	  $(PG) 'pg_dump -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" --clean --if-exists --no-owner' | gzip >$$out.tmp \
 	  && mv $$out.tmp $$out && echo "backup written: $$out"
 
 .PHONY: restore
-restore: ## Restore the instance database: make restore BACKUP=backups/dagster-<time>.sql.gz
+restore: need-compose ## Restore the instance database: make restore BACKUP=backups/dagster-<time>.sql.gz
 	@test -s "$(BACKUP)" || { echo "BACKUP=<file> must name a backup made by make backup" >&2; exit 2; }
 	@gzip -t "$(BACKUP)" || { echo "$(BACKUP) is not a complete gzip file" >&2; exit 2; }
 	$(DC) stop webserver daemon
@@ -186,27 +203,44 @@ restore: ## Restore the instance database: make restore BACKUP=backups/dagster-<
 	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS)
 
 .PHONY: dev
-dev: ## Every location in one `dagster dev` (SQLite, local files, DuckDB): no Docker
+dev: need-uv ## Every location in one `dagster dev` (SQLite, local files, DuckDB): no Docker
 	@for loc in $(LOCATIONS); do (cd code_locations/$$loc && $(UV) sync --frozen --group dev -q); done
 	$(UV) run --frozen --group dev python docker/scripts/dev.py --port $(or $(DEV_PORT),3000) $(LOCATIONS)
 
+PYTEST = $(UV) run --frozen --group dev pytest -q
+
 .PHONY: test
-test: ## The fast suite: no Docker engine needed
-	@for project in libs/platform_common libs/platformctl $(addprefix code_locations/,$(LOCATIONS)); do \
-	  echo "== $$project"; \
-	  (cd $$project && $(UV) run --frozen --group dev pytest -q); \
-	done
+test: need-uv ## The fast suite: each location's tests, then `make test-platform` (no Docker engine needed)
+	@for loc in $(LOCATIONS); do echo "== code_locations/$$loc"; (cd code_locations/$$loc && $(PYTEST)); done
+	@$(MAKE) --no-print-directory test-platform
+
+.PHONY: test-platform
+test-platform: need-uv ## The platform's part of `make test`: libs, config, compose, consistency, Helm, CI workflow
+	@echo "== libs/platform_common"; cd libs/platform_common && $(PYTEST)
+	@echo "== libs/platformctl"; cd libs/platformctl && $(PYTEST)
 	@echo "== platform (config, consistency, helm)"
-	$(UV) run --frozen --group dev pytest -q -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 .PHONY: e2e
-e2e: up ## Tests against the running compose stack (starts it first), the browser tests included
+e2e: need-uv up ## Tests against the running compose stack (starts it first), the browser tests included
 	DOCKER=$(DOCKER) PROJECT=$(PROJECT) DAGSTER_WEBSERVER_URL=$(WEBSERVER_URL) $(UV) run --frozen --group dev pytest -q --durations=15 -m e2e tests/e2e tests/security tests/ui tests/bench
 
 .PHONY: bench
-bench: up ## Benchmark Dagster's defaults against ours on the running stack: bench/results.json (docs/performance.md)
+bench: need-uv up ## Benchmark Dagster's defaults against ours on the running stack: bench/results.json (docs/performance.md)
 	DOCKER=$(DOCKER) PROJECT=$(PROJECT) DAGSTER_WEBSERVER_URL=$(WEBSERVER_URL) $(UV) run --frozen --group dev python bench/run.py $(BENCH_ARGS)
 
 .PHONY: screenshot
-screenshot: ## Regenerate docs/images/asset-graph.png from the running stack (make up first)
+screenshot: need-uv ## Regenerate docs/images/asset-graph.png from the running stack (make up first)
 	$(UV) run --frozen --group dev python docker/scripts/screenshot_asset_graph.py --url $(WEBSERVER_URL) --out docs/images/asset-graph.png
+
+# Each stops with one line naming what is missing and how to get it.
+.PHONY: need-python need-uv need-docker need-build need-compose
+need-python:
+	@command -v python3 >/dev/null || { echo "make: python3 is required: install Python 3.11 (Debian: apt-get install python3; https://www.python.org/downloads/)" >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: python3 is $$(python3 -V 2>&1 | cut -d' ' -f2); the platform's tools need Python 3.11 or newer (https://www.python.org/downloads/)" >&2; exit 1; }
+need-uv: need-python
+	@$(PREREQS) need-uv "$(UV)" --version $(UV_VERSION) --home "$(UV_HOME)"
+# need-docker: an engine answers; need-build: and DOCKER builds with BuildKit;
+# need-compose: and the compose command runs.
+need-docker need-build need-compose: need-python
+	@$(PREREQS) need-docker "$(DOCKER)" $(if $(filter need-build,$@),--build) $(if $(filter need-compose,$@),--compose "$(COMPOSE)")

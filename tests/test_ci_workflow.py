@@ -1,5 +1,6 @@
-""".github/workflows/locations.yml: actionlint-clean, and its matrix holds exactly the
-locations a change touches (docker/scripts/changed_locations.py)."""
+""".github/workflows/locations.yml: actionlint-clean, its matrix holds exactly the
+locations a change touches, and its platform job runs the platform suite when
+platform files change (docker/scripts/changed_locations.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from changed_locations import changed_locations, known_locations
+from changed_locations import changed_locations, known_locations, platform_changed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github/workflows/locations.yml"
@@ -68,6 +69,39 @@ def test_matrix_is_the_changes_jobs_list_and_skipped_when_empty():
     assert location["env"]["LOCATION"] == "${{ matrix.location }}"
 
 
+def test_platform_job_runs_make_test_platform_when_platform_files_change():
+    jobs = workflow()["jobs"]
+    assert jobs["changes"]["outputs"]["platform"] == "${{ steps.detect.outputs.platform }}"
+    platform = jobs["platform"]
+    assert platform["needs"] == "changes"
+    assert platform["if"] == "needs.changes.outputs.platform == 'true'"
+    [suite] = [step for step in platform["steps"] if "run" in step]
+    assert suite["run"].strip() == "make test-platform"
+    [uv] = [step for step in platform["steps"] if step.get("uses", "").startswith("astral-sh/setup-uv@")]
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"UV_VERSION := {uv['with']['version']}" in makefile
+    ok = jobs["locations-ok"]
+    assert ok["needs"] == ["changes", "location", "platform"] and ok["if"] == "always()"
+    assert ok["steps"][0]["env"]["PLATFORM"] == "${{ needs.platform.result }}"
+
+
+def test_make_test_platform_is_the_platform_part_of_make_test_helm_included():
+    """What the platform job runs: libs/platform_common's tests, then every non-e2e test under tests/."""
+    def steps(target):
+        out = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=ROOT, check=True,
+                             capture_output=True, text=True, env={**os.environ, "UV": "uv"}).stdout
+        return [line for line in out.splitlines() if "pytest" in line]
+
+    platform = steps("test-platform")
+    assert platform == ['echo "== libs/platform_common"; cd libs/platform_common && uv run --frozen --group dev pytest -q',
+                        'uv run --frozen --group dev pytest -q -m "not e2e"']
+    assert "make --no-print-directory test-platform" in subprocess.run(
+        ["make", "-n", "test"], cwd=ROOT, check=True, capture_output=True, text=True,
+        env={**os.environ, "UV": "uv"}).stdout
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'testpaths = ["tests"]' in pyproject and (ROOT / "tests/helm/test_helm_render.py").exists()
+
+
 def test_actions_are_pinned_by_version_tag_with_a_comment():
     uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", WORKFLOW.read_text(), re.M)
     assert uses
@@ -99,6 +133,27 @@ def test_changed_locations(paths, expected):
     assert changed_locations(paths, ALL) == expected
 
 
+@pytest.mark.parametrize("path", [
+    "dagster.yaml", "workspace.yaml", "docker/compose.yaml", "docker/scripts/deploy.py",
+    "helm/dagster-platform/values.yaml", "helm/values/ingest.yaml", "libs/platform_services/src/x.py",
+    "tests/test_config.py", "tests/helm/helm_harness.py", "Makefile", "pyproject.toml", "uv.lock",
+    ".github/workflows/locations.yml", ".ci/run", "README.md", ".env.example",
+    "code_locations/ingest/uv.lock", "code_locations/reports/pyproject.toml",
+])
+def test_platform_files_select_the_platform_suite(path):
+    assert platform_changed(["docs/operations.md", path]) is True
+
+
+@pytest.mark.parametrize("paths", [
+    ["docs/operations.md", "docs/images/asset-graph.png"],
+    ["code_locations/ingest/src/ingest/defs/assets.py", "code_locations/transform/tests/test_x.py"],
+    ["code_locations/README.md"],
+    [],
+])
+def test_location_code_and_docs_do_not_select_the_platform_suite(paths):
+    assert platform_changed(paths) is False
+
+
 def test_every_input_of_every_location_image_selects_all_locations():
     import deploy  # docker/scripts: the files each image's content tag is computed from
 
@@ -122,6 +177,8 @@ def test_script_reads_git_diff_output_and_prints_compact_json():
     assert run_script(stdin="docs/adding-a-location.md\n") == []
     assert run_script(stdin="") == []
     assert run_script("--all") == ALL
+    assert run_script("--platform", stdin="helm/dagster-platform/values.yaml\n") is True
+    assert run_script("--platform", stdin="docs/a.md\ncode_locations/ingest/x.py\n") is False
     out = subprocess.run([sys.executable, str(SCRIPT), "code_locations/transform/prepare.sh"],
                          capture_output=True, text=True, check=True).stdout
     assert out == '["transform"]\n'
@@ -152,33 +209,35 @@ def history(tmp_path) -> Path:
     return repo
 
 
-def detect_step(repo: Path, base: str) -> list[str]:
-    """The `changes` job's detection step, run as Actions would run it."""
+def detect_step(repo: Path, base: str) -> dict:
+    """The `changes` job's detection step, run as Actions would run it: its outputs."""
     [step] = [s for s in workflow()["jobs"]["changes"]["steps"] if s.get("id") == "detect"]
     out = repo / "github_output"
     out.write_text("")
     env = {**os.environ, "BASE": base, "GITHUB_OUTPUT": str(out)}
     subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=repo, env=env, check=True,
                    capture_output=True, text=True, timeout=60)
-    [line] = out.read_text().splitlines()
-    key, _, value = line.partition("=")
-    assert key == "locations"
-    return json.loads(value)
+    outputs = dict(line.partition("=")[::2] for line in out.read_text().splitlines())
+    assert set(outputs) == {"locations", "platform"}
+    return {key: json.loads(value) for key, value in outputs.items()}
 
 
-@pytest.mark.parametrize(("changed", "expected"), [
-    ("code_locations/ingest/new.py", ["ingest"]),
-    ("libs/platform_common/x.py", ALL),
-    ("docs/a.md", []),
+@pytest.mark.parametrize(("changed", "expected", "platform"), [
+    ("code_locations/ingest/new.py", ["ingest"], False),
+    ("libs/platform_common/x.py", ALL, True),
+    ("docs/a.md", [], False),
+    ("helm/new.yaml", [], True),
 ])
-def test_the_workflow_step_diffs_against_the_base(history, changed, expected):
+def test_the_workflow_step_diffs_against_the_base(history, changed, expected, platform):
     base = git(history, "rev-parse", "HEAD").strip()
+    (history / changed).parent.mkdir(parents=True, exist_ok=True)
     (history / changed).write_text("changed\n")
     git(history, "add", "-A")
     git(history, "commit", "-qm", "change")
-    assert detect_step(history, base) == expected
+    assert detect_step(history, base) == {"locations": expected, "platform": platform}
 
 
 def test_the_workflow_step_selects_everything_without_a_base(history):
-    assert detect_step(history, "") == ALL  # workflow_dispatch
-    assert detect_step(history, "0" * 40) == ALL  # push of a new branch
+    everything = {"locations": ALL, "platform": True}
+    assert detect_step(history, "") == everything  # workflow_dispatch
+    assert detect_step(history, "0" * 40) == everything  # push of a new branch

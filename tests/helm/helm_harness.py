@@ -34,11 +34,16 @@ PLATFORM_RELEASE = "dagster-platform"
 # schema kubernetes-validate ships.
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob", "Pod"}
 
 
 def location_values(location: str) -> dict[str, Any]:
     return yaml.safe_load((LOCATION_VALUES_DIR / f"{location}.yaml").read_text())
+
+
+def values_files() -> list[Path]:
+    """Every file in helm/values/: each must lint, render and validate."""
+    return sorted(LOCATION_VALUES_DIR.glob("*.yaml"))
 
 
 @functools.cache
@@ -91,6 +96,42 @@ def render_location(location: str, **overrides: Any) -> list[dict[str, Any]]:
     return render_chart(values, chart=LOCATION_CHART, name=location)
 
 
+SMALL = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
+TMP = {"name": "tmp", "mountPath": "/tmp"}
+PROBE = {"tcpSocket": {"port": 15000}, "periodSeconds": 10}
+
+
+def extras(name: str) -> dict[str, Any]:
+    """Every pod extension point of a component, each set (for the generic render tests)."""
+    return {
+        "podLabels": {"team": "data-platform"},
+        "podAnnotations": {"example.com/owner": name},
+        "envFrom": {"configMaps": [f"{name}-settings"], "secrets": [f"{name}-secrets"]},
+        "volumes": [{"name": "ca-bundle", "configMap": {"name": "ca-bundle"}}],
+        "volumeMounts": [{"name": "ca-bundle", "mountPath": "/etc/ssl/custom", "readOnly": True}],
+        "initContainers": [{"name": "wait", "image": "registry.example.com/tools:1.0",
+                            "command": ["true"], "resources": SMALL}],
+        "sidecarContainers": [{"name": "proxy", "image": "registry.example.com/proxy:2.1", "resources": SMALL,
+                               "volumeMounts": [TMP], "livenessProbe": PROBE, "readinessProbe": PROBE}],
+    }
+
+
+SCHEDULING = {
+    "nodeSelector": {"example.com/pool": "dagster"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "dagster", "effect": "NoSchedule"}],
+    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                   "whenUnsatisfiable": "ScheduleAnyway"}],
+    "priorityClassName": "dagster-high",
+}
+RUN_SCHEDULING = {
+    "nodeSelector": {"example.com/pool": "runs"},
+    "tolerations": [{"key": "runs", "operator": "Exists", "effect": "NoSchedule"}],
+    "priorityClassName": "dagster-runs",
+}
+
+
 def find(
     objects: list[dict[str, Any]], kind: str, name: str | None = None
 ) -> dict[str, Any]:
@@ -108,12 +149,16 @@ def find_all(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "Pod":
+        return workload["spec"]
     if workload["kind"] == "CronJob":
         return workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return workload["spec"]["template"]["spec"]
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    if workload["kind"] == "Pod":
+        return workload["metadata"].get("labels", {})
     return workload["spec"]["template"]["metadata"].get("labels", {})
 
 
@@ -153,6 +198,42 @@ PLATFORM_VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "extraEnv": {"EXTRA_FLAG": "1"},
     },
+    # Every extension point at once, with the chart-wide scheduling defaults.
+    "extensions": {
+        **SCHEDULING,
+        "webserver": {**extras("webserver"), "readOnly": {"enabled": True},
+                      "extraArgs": ["--path-prefix", "/dagster"]},
+        "daemon": {**extras("daemon"), "priorityClassName": "dagster-critical"},
+        "runLauncher": {"podLabels": {"team": "data-platform"}, "podAnnotations": {"example.com/cost": "runs"},
+                        "envFrom": {"configMaps": ["run-settings"], "secrets": ["run-secrets"]},
+                        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
+                        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}], **RUN_SCHEDULING},
+        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/dagster"},
+                           "run": {"create": True, "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/runs"}}},
+        "networkPolicy": {"webserverIngressFrom": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "ingress-nginx"}}}]},
+        "extraManifests": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "{{ .Release.Name }}-extra"},
+             "data": {"release": "{{ .Release.Name }}"}},
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-extra\n"
+            "stringData:\n  token: placeholder\n",
+        ],
+    },
+}
+
+LOCATION_EXTENSIONS: dict[str, Any] = {
+    **extras("ingest"),
+    **{k: v for k, v in SCHEDULING.items()},
+    "serviceAccount": {"create": True, "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/ingest"}},
+    "runK8sConfig": {
+        "containerConfig": {"workingDir": "/tmp"},
+        "podSpecConfig": RUN_SCHEDULING,
+        "podTemplateSpecMetadata": {"annotations": {"example.com/cost": "ingest"}},
+        "jobSpecConfig": {"activeDeadlineSeconds": 7200},
+        "jobMetadata": {"labels": {"team": "ingest"}},
+    },
+    "extraManifests": [{"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "{{ .Values.location.name }}-extra"}, "data": {"a": "b"}}],
 }
 
 
@@ -162,6 +243,7 @@ def all_rendered_sets() -> list[tuple[str, list[dict[str, Any]]]]:
         for k, v in sorted(PLATFORM_VALUE_SETS.items())
     ]
     sets += [(f"location:{loc}", render_location(loc)) for loc in LOCATIONS]
+    sets += [("location:extensions", render_location("ingest", **LOCATION_EXTENSIONS))]
     return sets
 
 
@@ -194,14 +276,17 @@ def k8s_validate(obj: dict, version: str) -> None:
 # --- Code servers and the run pods dagster_k8s builds from our config ---
 
 
-def code_server_env(location: str, **overrides) -> dict[str, str]:
+def code_server_env(location: str, **overrides: Any) -> dict[str, str]:
     objects = render_location(location, **overrides)
     container = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e.get("value") for e in container["env"]}
 
 
-def build_run_job(location: str, tmp_path, platform_values: dict | None = None) -> dict:
+def build_run_job(location: str, tmp_path, platform_values: dict | None = None,
+                  location_overrides: dict | None = None) -> dict:
     """The Job dagster_k8s builds for a run of `location`, on this chart's dagster.yaml.
+
+    `location_overrides` replace top-level keys of the location's values file.
 
     Mirrors K8sRunLauncher._launch_k8s_job_with_args (dagster-k8s 0.29): the
     launcher's config merged with the location's container context.
@@ -237,7 +322,7 @@ def build_run_job(location: str, tmp_path, platform_values: dict | None = None) 
     config.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
     launcher = K8sRunLauncher(**config)
 
-    env = code_server_env(location)
+    env = code_server_env(location, **(location_overrides or {}))
     origin = SimpleNamespace(
         container_context=json.loads(env["DAGSTER_CONTAINER_CONTEXT"])
     )

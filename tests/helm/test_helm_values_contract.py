@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import helm_python
 import pytest
-from helm_harness import LOCATION_CHART, PLATFORM_CHART, location_values, render_chart
+import yaml
+from helm_harness import LOCATION_CHART, PLATFORM_CHART, SMALL, location_values, render_chart, values_files
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,12 @@ class TestPlatformSchema:
 
 class TestLocationSchema:
     def test_location_values_files_are_valid(self, location_chart) -> None:
-        for location in ("ingest", "transform", "reports"):
-            location_chart.validate_schema(location_values(location))
+        assert len(values_files()) >= 3
+        for path in values_files():
+            location_chart.validate_schema(yaml.safe_load(path.read_text()))
+
+    def test_defaults_are_valid(self, location_chart) -> None:
+        location_chart.validate_schema(location_chart.values)
 
     def test_rejects_wrong_type(self, location_chart) -> None:
         values = {**location_values("ingest"), "port": "4000"}
@@ -172,6 +177,47 @@ PLATFORM_GUARDS = {
         },
         '"ingest" and "transform" both point at a:4000',
     ),
+    "release name that cannot start a Service name": (
+        {"release": "1platform"},
+        'the release name "1platform" gives object names starting "1platform-dagster-platform", '
+        "which Kubernetes refuses as Service names",
+    ),
+    # The issue's example: a valid 45-character release name rendered Service names of 71-82 characters.
+    "release name too long for the names it makes": (
+        {"release": "dagster-analytics-production-eu-west-1-blue-a"},
+        'the release name "dagster-analytics-production-eu-west-1-blue-a" gives the Service name '
+        '"dagster-analytics-production-eu-west-1-blue-a-dagster-platform-webserver": 72 characters, '
+        "over Kubernetes' limit of 63. Use a release name (or fullnameOverride) that makes the fullname "
+        "at most 43 characters",
+    ),
+    "ServiceAccount neither created nor named": (
+        {"serviceAccount": {"create": False, "run": {"create": True}}},
+        "serviceAccount.name is required when serviceAccount.create=false",
+    ),
+    "run ServiceAccount neither created nor named": (
+        {"serviceAccount": {"create": True, "run": {"create": False}}},
+        "serviceAccount.run.name is required when serviceAccount.run.create=false",
+    ),
+    "pod label the selectors use": (
+        {"webserver": {"podLabels": {"app.kubernetes.io/component": "ui"}}},
+        'webserver.podLabels must not set "app.kubernetes.io/component": the chart sets it',
+    ),
+    "volume named like the chart's": (
+        {"daemon": {"volumes": [{"name": "tmp", "emptyDir": {}}]}},
+        'daemon.volumes: a volume named "tmp" is already in the pod; names in use: dagster-home, tmp, instance, workspace',
+    ),
+    "sidecar named like the chart's container": (
+        {"webserver": {"sidecarContainers": [{"name": "webserver", "image": "x:1", "resources": SMALL}]}},
+        'webserver.initContainers/sidecarContainers: a container named "webserver" is already in the pod',
+    ),
+    "run pod label the NetworkPolicies use": (
+        {"runLauncher": {"podLabels": {"dagster-platform/release": "other"}}},
+        'runLauncher.podLabels must not set "dagster-platform/release"',
+    ),
+    "two run volumes of one name": (
+        {"runLauncher": {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]}},
+        'runLauncher.volumes: a volume named "a" is already in the pod',
+    ),
 }
 
 
@@ -179,8 +225,10 @@ PLATFORM_GUARDS = {
     ("values", "message"), PLATFORM_GUARDS.values(), ids=PLATFORM_GUARDS.keys()
 )
 def test_platform_guard(values, message) -> None:
+    values = dict(values)
+    release = values.pop("release", "dagster-platform")
     with pytest.raises(helm_python.HelmRenderError) as err:
-        render_chart(values)
+        render_chart(values, name=release)
     assert message in str(err.value)
 
 
@@ -213,6 +261,26 @@ LOCATION_GUARDS = {
         {"envFrom": {"configMaps": ["dagster-platform-env"]}},
         'envFrom.configMaps must not list "dagster-platform-env"',
     ),
+    "run resources set twice": (
+        {"runK8sConfig": {"containerConfig": {"resources": {"limits": {"memory": "1Gi"}}}}},
+        "runResources and runK8sConfig.containerConfig.resources both set run pod resources",
+    ),
+    "ServiceAccount neither created nor named": (
+        {"serviceAccount": {"create": False}},
+        "serviceAccount.name is required when serviceAccount.create=false",
+    ),
+    "pod label of the location": (
+        {"podLabels": {"dagster-platform/location": "other"}},
+        'podLabels must not set "dagster-platform/location": the chart sets it',
+    ),
+    "volume named tmp": (
+        {"volumes": [{"name": "tmp", "emptyDir": {}}]},
+        'volumes: a volume named "tmp" is already in the pod',
+    ),
+    "init container named like the code server": (
+        {"initContainers": [{"name": "code-server", "image": "x:1", "resources": SMALL}]},
+        'initContainers/sidecarContainers: a container named "code-server" is already in the pod',
+    ),
 }
 
 
@@ -231,7 +299,8 @@ def test_every_guard_has_a_negative_test() -> None:
         (PLATFORM_CHART, PLATFORM_GUARDS),
         (LOCATION_CHART, LOCATION_GUARDS),
     ):
-        text = (chart / "templates" / "check-values.yaml").read_text()
+        # check-values.yaml and the shared guards of _extensions.tpl it calls.
+        text = "".join((chart / "templates" / name).read_text() for name in ("check-values.yaml", "_extensions.tpl"))
         assert text.count("fail ") <= len(guards), (
             f"{chart.name}: a guard without a test"
         )

@@ -24,6 +24,12 @@ dagster-platform/release: {{ .Values.platform.releaseName }}
 dagster-platform/location: {{ .Values.location.name | quote }}
 {{- end -}}
 
+{{/* The code server's ServiceAccount: global.serviceAccountName, else
+     serviceAccount.name, else the fullname. */}}
+{{- define "dagster-code-location.serviceAccount" -}}
+{{- (.Values.global | default dict).serviceAccountName | default .Values.serviceAccount.name | default (include "dagster-code-location.fullname" .) -}}
+{{- end -}}
+
 {{- define "dagster-code-location.image" -}}
 {{- $img := .Values.image -}}
 {{- if $img.digest -}}
@@ -35,7 +41,9 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 
 {{/* DAGSTER_CONTAINER_CONTEXT: read by `dagster api grpc` and handed to
      the K8sRunLauncher with every run of this location, which merges it over the
-     launcher's own config (lists are appended, maps merged key by key). */}}
+     launcher's own config (lists are appended, maps merged key by key).
+     runK8sConfig's keys are dagster_k8s' run_k8s_config keys in camelCase, as in
+     Dagster's chart; runResources is its container_config.resources. */}}
 {{- define "dagster-code-location.containerContext" -}}
 {{- $k8s := dict "labels" (dict "dagster-platform/location" .Values.location.name) -}}
 {{- with .Values.envFrom.configMaps }}{{ $_ := set $k8s "env_config_maps" . }}{{ end -}}
@@ -45,6 +53,13 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 {{- with $envVars }}{{ $_ := set $k8s "env_vars" . }}{{ end -}}
 {{- with .Values.imagePullSecrets }}{{ $_ := set $k8s "image_pull_secrets" . }}{{ end -}}
 {{- with .Values.runServiceAccountName }}{{ $_ := set $k8s "service_account_name" . }}{{ end -}}
-{{- with .Values.runResources }}{{ $_ := set $k8s "run_k8s_config" (dict "container_config" (dict "resources" .)) }}{{ end -}}
+{{- with .Values.volumes }}{{ $_ := set $k8s "volumes" . }}{{ end -}}
+{{- with .Values.volumeMounts }}{{ $_ := set $k8s "volume_mounts" . }}{{ end -}}
+{{- $run := dict -}}
+{{- range $key, $snake := dict "containerConfig" "container_config" "podSpecConfig" "pod_spec_config" "podTemplateSpecMetadata" "pod_template_spec_metadata" "jobSpecConfig" "job_spec_config" "jobMetadata" "job_metadata" }}
+{{- with get ($.Values.runK8sConfig | default dict) $key }}{{ $_ := set $run $snake (deepCopy .) }}{{ end }}
+{{- end -}}
+{{- with .Values.runResources }}{{ $_ := set $run "container_config" (set (get $run "container_config" | default dict) "resources" .) }}{{ end -}}
+{{- with $run }}{{ $_ := set $k8s "run_k8s_config" . }}{{ end -}}
 {{- toJson (dict "k8s" $k8s) -}}
 {{- end -}}

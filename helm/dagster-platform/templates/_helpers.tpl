@@ -51,9 +51,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "dagster-platform.instanceConfigMap" -}}{{ include "dagster-platform.fullname" . }}-instance{{- end -}}
 {{- define "dagster-platform.workspaceConfigMap" -}}{{ include "dagster-platform.fullname" . }}-workspace{{- end -}}
 {{- define "dagster-platform.envConfigMap" -}}{{ include "dagster-platform.fullname" . }}-env{{- end -}}
-{{- define "dagster-platform.serviceAccount" -}}{{ include "dagster-platform.fullname" . }}{{- end -}}
-{{- define "dagster-platform.runServiceAccount" -}}{{ include "dagster-platform.fullname" . }}-run{{- end -}}
 {{- define "dagster-platform.postgresName" -}}{{ include "dagster-platform.fullname" . }}-postgres{{- end -}}
+
+{{/* The webserver's and daemon's ServiceAccount: global.serviceAccountName (shared
+     with other releases, never created here), else serviceAccount.name, else the fullname. */}}
+{{- define "dagster-platform.serviceAccount" -}}
+{{- (.Values.global | default dict).serviceAccountName | default .Values.serviceAccount.name | default (include "dagster-platform.fullname" .) -}}
+{{- end -}}
+{{- define "dagster-platform.runServiceAccount" -}}
+{{- .Values.serviceAccount.run.name | default (printf "%s-run" (include "dagster-platform.fullname" .)) -}}
+{{- end -}}
 
 {{- define "dagster-platform.postgresSecret" -}}
 {{- if .Values.postgres.existingSecret -}}
@@ -200,11 +207,29 @@ run_launcher:
     {{- end }}
     env_config_maps:
       - {{ include "dagster-platform.envConfigMap" . }}
+      {{- range .Values.runLauncher.envFrom.configMaps }}
+      - {{ . | quote }}
+      {{- end }}
+    {{- with .Values.runLauncher.envFrom.secrets }}
+    env_secrets:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.runLauncher.volumes }}
+    volumes:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.runLauncher.volumeMounts }}
+    volume_mounts:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     fail_pod_on_run_failure: {{ .Values.runLauncher.failPodOnRunFailure }}
     # NetworkPolicies select run pods by this label plus
     # app.kubernetes.io/component=run_worker, which dagster_k8s sets itself.
     labels:
       dagster-platform/release: {{ .Release.Name }}
+      {{- with .Values.runLauncher.podLabels }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
     run_k8s_config:
       container_config:
         resources:
@@ -225,6 +250,12 @@ run_launcher:
           run_as_user: {{ .Values.podSecurityContext.runAsUser }}
           seccomp_profile:
             type: RuntimeDefault
+        {{- with include "dagster-charts.scheduling" (list .Values.runLauncher dict) }}{{ . | trim | nindent 8 }}{{ end }}
+      {{- with .Values.runLauncher.podAnnotations }}
+      pod_template_spec_metadata:
+        annotations:
+          {{- toYaml . | nindent 10 }}
+      {{- end }}
       {{- if not (kindIs "invalid" .Values.runLauncher.jobTtlSecondsAfterFinished) }}
       job_spec_config:
         ttl_seconds_after_finished: {{ .Values.runLauncher.jobTtlSecondsAfterFinished }}

@@ -1,0 +1,1 @@
+../../dagster-platform/templates/_extensions.tpl

@@ -1,0 +1,1 @@
+../../../docker/scripts/wait_ready.py
