@@ -72,3 +72,16 @@ def test_other_databases_are_closed_to_everyone_but_the_superuser():
     sql = provision.cluster_plan(["postgres", "dagster", "warehouse", "template1"], {"dagster", "warehouse"}).sql()
     assert sql == ['REVOKE CONNECT ON DATABASE "postgres" FROM PUBLIC',
                    'REVOKE CONNECT ON DATABASE "template1" FROM PUBLIC']
+
+
+def test_kubernetes_names_the_active_slot_by_the_login_in_its_secret():
+    steps = list(provision.role_plan(set(), SPEC, {**PASSWORDS, "INGEST_PG_USER": "dagster_ingest_b"}))
+    assert ('ALTER ROLE "dagster_ingest_b" PASSWORD %s CONNECTION LIMIT 40', ("pw-ingest",)) in steps
+    assert ('ALTER ROLE "dagster_ingest_a" PASSWORD NULL', ()) in steps
+
+
+def test_a_login_of_another_principal_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="INGEST_PG_USER='dagster_reports_a' must be dagster_ingest_a or"):
+        provision.role_plan(set(), SPEC, {**PASSWORDS, "INGEST_PG_USER": "dagster_reports_a"})

@@ -96,6 +96,15 @@ def required_secrets(locations: list[Location]) -> list[str]:
 
 
 def slot_of(principal: Principal, env: dict[str, str]) -> str:
+    """The principal's active login slot: <P>_CREDENTIALS_SLOT (compose's .env), or the
+    suffix of <P>_PG_USER (Kubernetes: the login its Secret names), else `a`."""
+    user = env.get(f"{principal.prefix}_PG_USER", "").strip()
+    if user:
+        slot = user.removeprefix(f"dagster_{principal.name}_")
+        if user == slot or slot not in SLOTS:
+            raise ValueError(f"{principal.prefix}_PG_USER={user!r} must be {principal.login_role('a')} or "
+                             f"{principal.login_role('b')}")
+        return slot
     slot = env.get(principal.slot_var, "").strip() or SLOTS[0]
     if slot not in SLOTS:
         raise ValueError(f".env: {principal.slot_var}={slot!r} must be one of {', '.join(SLOTS)}")
