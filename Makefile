@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-LOCATIONS := ingest transform reports
+LOCATIONS := ingest transform reports housekeeping
 
 # Prerequisites (docker/scripts/prereqs.py). The README's commands need only
 # python3, make and a Docker engine: the tools below are found or installed
@@ -30,12 +30,13 @@ REGISTRY ?= localhost
 WEBSERVER_URL ?= http://127.0.0.1:$(or $(DAGSTER_WEBSERVER_PORT),3000)
 
 # AIRGAP=1: machines with no registry (CI). Build stand-in base images from
-# Debian packages instead of pulling python and postgres. (The object store is
+# Debian packages instead of pulling python, postgres and pgbouncer. (The object store is
 # built from SeaweedFS's PyPI release either way: docker/s3/Dockerfile.)
 AIRGAP ?=
 ifeq ($(AIRGAP),1)
 PYTHON_IMAGE := $(REGISTRY)/dagster-platform/python-airgap:3.11-bookworm
 export POSTGRES_IMAGE := $(REGISTRY)/dagster-platform/postgres-standin:15
+export PGBOUNCER_IMAGE := $(REGISTRY)/dagster-platform/pgbouncer-standin:1.18
 CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 else
 PYTHON_IMAGE ?= python:3.11-slim-bookworm
@@ -70,10 +71,11 @@ help: ## List the targets
 	@$(PLATFORMCTL) env
 
 .PHONY: airgap-images
-airgap-images: need-build ## (AIRGAP=1) Build stand-in base and Postgres images from Debian packages
+airgap-images: need-build ## (AIRGAP=1) Build stand-in base, Postgres and PgBouncer images from Debian packages
 ifeq ($(AIRGAP),1)
 	DOCKER=$(DOCKER) docker/airgap/build-base.sh $(PYTHON_IMAGE)
 	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/postgres.Dockerfile -t $(POSTGRES_IMAGE) .
+	$(BUILD_ANY) --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f docker/airgap/pgbouncer.Dockerfile -t $(PGBOUNCER_IMAGE) .
 endif
 
 .PHONY: build

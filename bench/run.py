@@ -266,7 +266,7 @@ def launch_latency(profile: str, n: int) -> list[dict]:
     samples = []
     for _ in range(n):
         t0 = time.time()
-        run_id = launch("ingest", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile})
+        run_id = launch("housekeeping", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile})
         run = wait_for_status(run_id, {"SUCCESS"}, timeout=300)
         samples.append({"run_id": run_id, "to_started_s": round(run["startTime"] - t0, 2),
                         "to_success_s": round(run["endTime"] - t0, 2)})
@@ -276,7 +276,7 @@ def launch_latency(profile: str, n: int) -> list[dict]:
 def burst(profile: str, n: int) -> dict:
     drain()
     t0 = time.time()
-    ids = [launch("ingest", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile}) for _ in range(n)]
+    ids = [launch("housekeeping", "probe_job", PROBE_CONFIG[profile], tags={"bench/profile": profile}) for _ in range(n)]
 
     def all_done():
         states = runs_by_id(ids)

@@ -39,15 +39,16 @@ def test_committed_config_is_valid(tree, capsys):
     assert (code, err) == (0, "")
 
 
-def test_instance_uses_the_platform_parts():
+def test_instance_is_stock_dagster_but_the_run_launcher():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
-    assert data["storage"]["custom"]["class"] == "PooledPostgresStorage"
-    assert set(data["storage"]["custom"]["config"]) == {"postgres_db", "pool"}
-    assert data["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
-    assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"
+    assert set(data["storage"]) == {"postgres"}
+    assert (data["run_coordinator"]["module"], data["run_coordinator"]["class"]) == ("dagster", "QueuedRunCoordinator")
+    assert {limit["key"] for limit in data["run_coordinator"]["config"]["tag_concurrency_limits"]} == {
+        "dagster/code_location"}
+    assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"  # docs/adr/0002
     assert data["run_launcher"]["config"]["network"] == "dagster_platform"
     assert (data["compute_logs"]["module"], data["compute_logs"]["class"]) == (
-        "platform_services.compute_logs", "S3ComputeLogManager")
+        "platform_services.compute_logs", "S3ComputeLogManager")  # docs/adr/0003
     assert data["telemetry"]["enabled"] is False
 
 
@@ -71,11 +72,11 @@ def test_wrong_key_in_dagster_yaml_is_named(tree, capsys):
     assert "dagster.yaml: run_launcher.config" in err and "netwrok" in err
 
 
-def test_wrong_key_in_the_storage_pool_is_named(tree, capsys):
-    edit_yaml(tree / "dagster.yaml", lambda d: d["storage"]["custom"]["config"]["pool"].update(sise=3))
+def test_wrong_key_in_the_storage_block_is_named(tree, capsys):
+    edit_yaml(tree / "dagster.yaml", lambda d: d["storage"]["postgres"]["postgres_db"].update(hostnme="x"))
     code, err = run_check(tree, capsys)
     assert code == 1
-    assert "dagster.yaml: storage.custom.config" in err and "sise" in err
+    assert "dagster.yaml" in err and "hostnme" in err
 
 
 def test_wrong_type_in_dagster_yaml_is_named(tree, capsys):
@@ -153,38 +154,13 @@ def test_env_file_line_without_equals_is_named(tree, capsys):
     assert ".env:" in err and "expected NAME=value" in err
 
 
-def test_daemon_runs_the_retention_wrapper_with_its_settings():
-    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
-    daemon = compose["services"]["daemon"]
-    assert daemon["command"] == ["python", "-m", "platform_services.daemon", "run",
-                                 "-w", "/opt/dagster/dagster_home/workspace.yaml"]
-    assert daemon["healthcheck"]["test"] == ["CMD", "/opt/platform/bin/entrypoint", "dagster-daemon", "liveness-check"]
-    assert daemon["environment"] == {
-        **compose["x-platform-env"],
-        "DAGSTER_RUN_RETENTION_DAYS": "${DAGSTER_RUN_RETENTION_DAYS:-90}",
-        "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "${DAGSTER_RUN_RETENTION_INTERVAL_SECONDS:-3600}",
-        "DAGSTER_SENSOR_LOOP_SECONDS": "${DAGSTER_SENSOR_LOOP_SECONDS:-1}",
-    }
-    example = check_config.read_env_file(ROOT / ".env.example")
-    assert (example["DAGSTER_RUN_RETENTION_DAYS"], example["DAGSTER_RUN_RETENTION_INTERVAL_SECONDS"]) == ("90", "3600")
-    assert example["DAGSTER_SENSOR_LOOP_SECONDS"] == "1"
-
-
-@pytest.mark.parametrize(("line", "bad"), [
-    ("DAGSTER_RUN_RETENTION_DAYS=ninety", "DAGSTER_RUN_RETENTION_DAYS='ninety'"),
-    ("DAGSTER_RUN_RETENTION_DAYS=-7", "DAGSTER_RUN_RETENTION_DAYS='-7'"),
-    ("DAGSTER_RUN_RETENTION_INTERVAL_SECONDS=0", "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS='0'"),
-    ("DAGSTER_SENSOR_LOOP_SECONDS=0", "DAGSTER_SENSOR_LOOP_SECONDS='0'"),
-    ("DAGSTER_SENSOR_LOOP_SECONDS=soon", "DAGSTER_SENSOR_LOOP_SECONDS='soon'"),
-])
-def test_malformed_daemon_setting_is_named(tree, capsys, line, bad):
-    env = tree / ".env"
-    name = line.split("=")[0]
-    lines = [line if row.startswith(f"{name}=") else row for row in env.read_text().splitlines()]
-    env.write_text("\n".join(lines) + "\n")
-    code, err = run_check(tree, capsys)
-    assert code == 1
-    assert f".env: {bad} is not valid: expected " in err
+def test_daemon_and_webserver_run_dagsters_own_commands():
+    services = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]
+    workspace = ["-w", "/opt/dagster/dagster_home/workspace.yaml"]
+    assert services["daemon"]["command"] == ["dagster-daemon", "run", *workspace]
+    assert services["webserver"]["command"][0] == "dagster-webserver"
+    assert services["daemon"]["healthcheck"]["test"] == ["CMD", "/opt/platform/bin/entrypoint", "dagster-daemon",
+                                                         "liveness-check"]
 
 
 @pytest.mark.parametrize(("break_it", "expected"), [

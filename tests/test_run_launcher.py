@@ -100,9 +100,24 @@ def test_many_containers_are_looked_up_in_batches(launcher, instance, monkeypatc
     assert sizes == [module.RUNS_PER_QUERY, 1]
 
 
-def test_launching_a_run_does_not_sweep(launcher, monkeypatch):
+def test_launching_sweeps_after_the_container_started_at_most_once_a_minute(launcher, monkeypatch):
+    order = []
+    monkeypatch.setattr(module.DockerRunLauncher, "launch_run", lambda self, context: order.append("launched"))
+    monkeypatch.setattr(launcher, "remove_finished_containers", lambda *a: order.append("swept") or [])
+    launcher.launch_run(SimpleNamespace())
+    launcher.launch_run(SimpleNamespace())
+    assert order == ["launched", "swept", "launched"]  # the second launch comes within the minute
+    assert launcher.sweep_if_due(now=launcher._last_sweep + module.SWEEP_INTERVAL_SECONDS) is not None
+    assert order[-1] == "swept"
+
+
+def test_a_failed_sweep_never_fails_the_launch(launcher, monkeypatch):
     monkeypatch.setattr(module.DockerRunLauncher, "launch_run", lambda self, context: None)
-    monkeypatch.setattr(launcher, "remove_finished_containers", lambda *a: pytest.fail("swept on launch"))
+
+    def broken(*_):
+        raise RuntimeError("docker is away")
+
+    monkeypatch.setattr(launcher, "remove_finished_containers", broken)
     assert launcher.launch_run(SimpleNamespace()) is None
 
 

@@ -1,9 +1,8 @@
 """`make check`: validate the platform's config before anything starts.
 
 Checks dagster.yaml and workspace.yaml with Dagster's own schemas (including
-each configured class's own config), the compose file's security rules, that
-every variable the compose file requires is set, and that the optional
-run-retention variables hold what the daemon accepts. Every message names the
+each configured class's own config), the compose file's security rules, and
+that every variable the compose file requires is set. Every message names the
 file and the key. Exit status 1 when anything is wrong.
 """
 
@@ -46,10 +45,12 @@ def load_yaml(path: Path, problems: list[str]) -> object:
 
 def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
     """dagster.yaml against the instance schema, then each class's own schema."""
-    from dagster._config import process_config
-    from dagster._core.errors import DagsterInvalidConfigError
-    from dagster._core.instance.config import dagster_instance_config
-    from dagster._serdes.config_class import class_from_code_pointer
+    from platform_services.private_api import (
+        DagsterInvalidConfigError,
+        class_from_code_pointer,
+        dagster_instance_config,
+        process_config,
+    )
 
     problems: list[str] = []
     data = load_yaml(path, problems)
@@ -95,7 +96,7 @@ def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
 
 
 def check_workspace(path: Path) -> list[str]:
-    from dagster._core.workspace.config_schema import process_workspace_config
+    from platform_services.private_api import process_workspace_config
 
     problems: list[str] = []
     data = load_yaml(path, problems)
@@ -161,24 +162,6 @@ def check_compose(path: Path, env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def check_daemon_settings(env_file: Path, env: Mapping[str, str]) -> list[str]:
-    """The daemon refuses to start on a bad DAGSTER_RUN_RETENTION_* or
-    DAGSTER_SENSOR_LOOP_SECONDS value; say so now."""
-    from platform_services.daemon import sensor_loop_seconds
-    from platform_services.retention import RetentionConfigError, settings_from_env
-
-    problems = []
-    try:
-        settings_from_env(env)
-    except RetentionConfigError as exc:
-        problems.append(f"{env_file}: {exc}")
-    try:
-        sensor_loop_seconds(env)
-    except ValueError as exc:
-        problems.append(f"{env_file}: {exc}")
-    return problems
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
@@ -205,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     problems += check_instance(root / "dagster.yaml", platform_env)
     problems += check_workspace(root / "workspace.yaml")
     problems += check_compose(root / "docker/compose.yaml", env)
-    problems += check_daemon_settings(env_file, env)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:

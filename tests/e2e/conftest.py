@@ -26,7 +26,7 @@ def stack():
     except requests.RequestException as exc:
         pytest.exit(f"the compose stack is not running at {WEBSERVER} (run `make e2e`): {exc}", returncode=1)
     try:
-        wait_for_status(launch("ingest", "probe_job"), {"SUCCESS"}, timeout=300)
+        wait_for_status(launch("housekeeping", "probe_job"), {"SUCCESS"}, timeout=300)
     except Exception as exc:  # noqa: BLE001 - whatever stops one run stops them all
         pytest.exit(f"the stack cannot run a job, so no e2e test can pass "
                     f"(free disk on /: {disk_free_gib():.1f} GiB):\n{exc}", returncode=1)

@@ -47,7 +47,7 @@ def test_deploy_of_transform_leaves_ingest_and_its_run_alone(repo):
                              {"SUCCESS"}, timeout=600)
     transform_run = poll(lambda: runs("transform_job", None, ingest["endTime"] - 1), timeout=300,
                          what="transform's sensor to start a transform_job run")[0]["runId"]
-    long_run = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 45}}}})
+    long_run = launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 45}}}})
     wait_for_status(long_run, {"STARTED"})
     wait_for_status(transform_run, {"STARTED", "SUCCESS"}, timeout=600)
 

@@ -56,7 +56,7 @@ def figures():
 
 
 def heartbeat(seconds: int, tags: dict | None = None) -> str:
-    return launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": seconds}}}}, tags)
+    return launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": seconds}}}}, tags)
 
 
 def location_status(name: str) -> str | None:
@@ -102,22 +102,24 @@ def test_max_runtime_is_honoured():
 
 def test_crashed_code_server_comes_back_while_others_keep_running():
     case = {"e2e/case": f"code-server-killed-{uuid.uuid4().hex[:8]}"}
-    before = service_container("reports")
+    before = service_container("housekeeping")
     restarts = inspect(before)["RestartCount"]
     crashed_at = time.monotonic()
     host_kill(before)
-    other = heartbeat(1, case)  # another location launches while reports is down
+    # Another location launches while housekeeping is down.
+    other = launch("ingest", "ingest_job", {"ops": {"orders_and_payments": {"config": {"orders_per_day": 0}}}},
+                   {**case, "dagster/partition": "2025-12-29"})
     poll(lambda: inspect(before)["RestartCount"] > restarts and inspect(before)["State"]["Running"],
-         timeout=60, what="the restart policy to bring reports back")
+         timeout=60, what="the restart policy to bring housekeeping back")
     # Launching a run needs the code server's gRPC API: proof the location serves again.
-    probe = poll(lambda: launch("reports", "prune_landing_job", tags=case),
+    probe = poll(lambda: launch("housekeeping", "probe_job", tags=case),
                  timeout=180, interval=2,
-                 what="reports to accept a launch again", transient=(AssertionError, ServerError))
+                 what="housekeeping to accept a launch again", transient=(AssertionError, ServerError))
     recovered = time.monotonic() - crashed_at
     assert wait_for_status(probe, {"SUCCESS"})["status"] == "SUCCESS"
-    assert location_status("reports") == "LOADED"
+    assert location_status("housekeeping") == "LOADED"
     assert wait_for_status(other, {"SUCCESS"})["status"] == "SUCCESS"
-    assert service_container("reports") == before  # the same container, restarted by its policy
+    assert service_container("housekeeping") == before  # the same container, restarted by its policy
     launched = [other, probe]
     final = statuses(launched)
     FIGURES["code_server_killed"] = {
@@ -238,30 +240,28 @@ def test_backup_and_restore_bring_back_run_history():
 
 
 def test_run_container_crashing_at_start_fails_with_its_last_log_lines(tmp_path):
-    """A run whose container cannot even reach Postgres (its password is blanked
-    through the location's container context) fails once the start timeout
-    (90 s) passes, with the container's own last log lines in the failure,
+    """A run whose container cannot even open the instance (its location's
+    credentials volume is left out of the container context) fails once the start
+    timeout (90 s) passes, with the container's own last log lines in the failure,
     instead of staying STARTING."""
-    context = '{"docker": {"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}'
-    broken = ('{"docker": {"env_vars": ["DAGSTER_PG_PASSWORD="], '
-              '"container_kwargs": {"labels": {"dagster-platform/location": "reports"}}}}')
+    mount = '"volumes": ["${PROJECT:-dagster-platform}_secrets-housekeeping:/run/secrets/platform:ro"]'
     repo = copy_repo(tmp_path / "repo")
     compose = repo / "docker/compose.yaml"
-    assert context in compose.read_text()
-    compose.write_text(compose.read_text().replace(context, broken))
+    assert mount in compose.read_text()
+    compose.write_text(compose.read_text().replace(mount, '"volumes": []'))
     try:
-        swapped = make(repo, "deploy", "LOCATION=reports")
+        swapped = make(repo, "deploy", "LOCATION=housekeeping")
         assert swapped.returncode == 0, swapped.stdout + swapped.stderr
-        run_id = launch("reports", "prune_landing_job")
+        run_id = launch("housekeeping", "probe_job")
         started = time.monotonic()
         failed = wait_for_status(run_id, {"FAILURE"}, timeout=240)
         detected = time.monotonic() - started
     finally:
-        restored = make(ROOT, "deploy", "LOCATION=reports")
+        restored = make(ROOT, "deploy", "LOCATION=housekeeping")
     assert restored.returncode == 0, restored.stdout + restored.stderr
     failure = run_failure(run_id)
     assert failed["status"] == "FAILURE"
     assert "last 50 log lines" in failure, failure
-    assert "too many retries for DB connection" in failure, failure
+    assert "DAGSTER_PG_USER" in failure, failure  # what the container said before it died
     FIGURES["run_container_crashed_at_start"] = {"seconds_to_failure": round(detected, 1),
                                                 "failure_has_container_logs": True}

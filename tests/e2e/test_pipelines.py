@@ -110,7 +110,7 @@ mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
 
 
 def test_schedule_started_through_the_api_ticks_and_runs():
-    selector = {"repositoryLocationName": "ingest", "repositoryName": "__repository__",
+    selector = {"repositoryLocationName": "housekeeping", "repositoryName": "__repository__",
                 "scheduleName": "heartbeat_schedule"}
     started = gql(START_SCHEDULE, selector=selector)["startSchedule"]
     assert started["__typename"] == "ScheduleStateResult", started

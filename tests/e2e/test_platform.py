@@ -1,14 +1,15 @@
 """The platform end to end: three locations, runs in their own containers,
 the cross-location chain, compute logs that outlive containers, termination."""
 
-import json
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.e2e.platform import (
+    DOCKER,
+    LOCATIONS,
     docker,
     gql,
     inspect,
@@ -24,7 +25,6 @@ from tests.e2e.platform import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCATIONS = {"ingest", "transform", "reports"}
 
 WORKSPACE = """
 { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
@@ -116,7 +116,7 @@ query($logKey: [String!]!) { capturedLogs(logKey: $logKey) { stdout stderr } }""
 
 def test_compute_logs_survive_the_container():
     marker = f"probe-{uuid.uuid4().hex[:8]}"
-    run_id = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 2, "message": marker}}}})
+    run_id = launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 2, "message": marker}}}})
     run = wait_for_status(run_id, {"SUCCESS"})
     container_id = run["tags"]["docker/container_id"]
     docker("rm", "-f", container_id)
@@ -139,7 +139,7 @@ mutation($runId: String!) { terminateRun(runId: $runId) { __typename
 
 
 def test_terminated_run_is_canceled_and_its_container_stops():
-    run_id = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 600}}}})
+    run_id = launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 600}}}})
     run = wait_for_status(run_id, {"STARTED"})
     container_id = run["tags"]["docker/container_id"]
     assert inspect(container_id)["State"]["Running"] is True
@@ -152,92 +152,41 @@ def test_terminated_run_is_canceled_and_its_container_stops():
     assert run_info(run_id)["status"] == "CANCELED"
 
 
-def backends_of(service: str) -> dict[str, float]:
-    """Postgres backends (pid -> age in seconds) serving `service`'s container."""
+def client_backends() -> list[tuple[str, str, float]]:
+    """Postgres's client backends: (client address, user, age in seconds)."""
+    rows = instance_sql("SELECT coalesce(host(client_addr), 'local'), usename, "
+                        "extract(epoch FROM now() - backend_start) FROM pg_stat_activity "
+                        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+    return [(address, user, float(age)) for address, user, age in rows]
+
+
+def address_of(service: str) -> set[str]:
     networks = inspect(service_container(service))["NetworkSettings"]["Networks"]
-    [address] = {n["IPAddress"] for n in networks.values()}
-    rows = instance_sql("SELECT pid, extract(epoch FROM now() - backend_start) FROM pg_stat_activity "
-                        f"WHERE client_addr = '{address}' AND backend_type = 'client backend'")
-    return {pid: float(age) for pid, age in rows}
+    return {n["IPAddress"] for n in networks.values()}
 
 
-def test_the_daemon_reuses_its_postgres_connections():
-    """platform_services.storage: the daemon's queries (sensor ticks every few
-    seconds, the run queue every second) go over pooled connections, not one new
-    connection (and password exchange) per query. Under NullPool no daemon
-    connection outlives its query. The pool keeps 2; when 3 of the daemon's
-    threads query at once, the extra one is closed on return, so any one
-    connection may be replaced: what is asserted is that some connection lives
-    15 s (three sensor ticks), not which."""
-    poll(lambda: backends_of("daemon"), timeout=60, what="a pooled daemon connection")
-    ages = poll(lambda: (b := backends_of("daemon")) and max(b.values()) >= 15 and b,
-                timeout=120, interval=1, what="a daemon connection kept for 15 s")
-    assert max(ages.values()) >= 15, ages
+def test_every_dagster_connection_reaches_postgres_through_pgbouncer():
+    """Webserver, daemon, code servers and runs connect to PgBouncer; Postgres sees
+    PgBouncer's server connections only (and psql's, on its own socket)."""
+    poll(lambda: [b for b in client_backends() if b[0] != "local"], timeout=60, what="a server connection")
+    direct = address_of("webserver") | address_of("daemon") | set().union(*(address_of(loc) for loc in LOCATIONS))
+    clients = {address for address, _, _ in client_backends() if address != "local"}
+    assert clients and clients <= address_of("pgbouncer") and not clients & direct
 
 
-def pool_idle_seconds() -> int:
-    """dagster.yaml's storage pool idle_seconds, as the stack runs it."""
-    storage = yaml.safe_load((ROOT / "dagster.yaml").read_text())["storage"]["custom"]
-    return int(storage["config"]["pool"]["idle_seconds"])
+def test_pgbouncer_keeps_server_connections_warm_across_the_daemons_short_connections():
+    """Dagster's NullPool opens a connection per query in the daemon; PgBouncer hands
+    each the same warm server connection, so Postgres does not start a backend (and
+    check a password) per query: some platform backend lives 15 s (three sensor ticks)."""
+    ages = poll(lambda: [age for _, user, age in client_backends() if user.startswith("dagster_platform_")
+                         and age >= 15] or None, timeout=120, interval=1,
+                what="a platform server connection kept for 15 s")
+    assert max(ages) >= 15
 
 
-def test_an_idle_webserver_closes_its_postgres_connections_and_opens_one_when_asked():
-    """platform_services.storage.IdleCloser: nothing asks the webserver anything
-    here (its health check does not query Postgres), so once its pool has been
-    unused for idle_seconds it closes its connections; the next request opens one."""
-    idle = pool_idle_seconds()
-    assert idle > 0
-    # The tests before this one used the webserver; the daemon test has waited 15 s since.
-    poll(lambda: not backends_of("webserver"), timeout=idle + 60, interval=2,
-         what="the idle webserver to close its Postgres connections")
-    assert backends_of("daemon"), "the daemon, busy every second, keeps its pool"
-    # Asking for the runs themselves reads Postgres (the type name alone would not).
-    [latest] = gql("{ runsOrError(limit: 1) { ... on Runs { results { runId } } } }")["runsOrError"]["results"]
-    assert latest["runId"]
-    assert backends_of("webserver"), "a query after the idle period opens a connection again"
-
-
-CONNECTS_PER_INSTANCE = r"""
-import json, os, pathlib, sys, tempfile
-import psycopg2
-from sqlalchemy import text
-
-home = pathlib.Path(tempfile.mkdtemp())
-(home / "dagster.yaml").write_text(sys.stdin.read())
-os.environ["DAGSTER_HOME"] = str(home)
-connects = []
-real_connect = psycopg2.connect
-def counting_connect(*args, **kwargs):
-    connects.append(1)
-    return real_connect(*args, **kwargs)
-psycopg2.connect = counting_connect  # SQLAlchemy's psycopg2 dialect calls it by attribute
-
-from dagster import AssetKey, DagsterInstance
-from platform_services import storage
-
-ref = DagsterInstance.get().get_ref()  # the process's first instance: it checks the tables
-counts = []
-for _ in range(3):  # as a code server does for each sensor evaluation
-    before = len(connects)
-    with DagsterInstance.from_ref(ref) as instance:
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
-        instance.get_latest_materialization_event(AssetKey(["raw", "orders"]))
-    counts.append(len(connects) - before)
-engine = DagsterInstance.from_ref(ref).run_storage._engine
-with engine.connect() as conn:
-    here = conn.execute(storage._TABLES_PRESENT).scalar()
-    conn.execute(text("SET search_path TO no_such_schema"))
-    empty = conn.execute(storage._TABLES_PRESENT).scalar()
-print(json.dumps({"counts": counts, "here": here, "empty": empty}))
-"""
-
-
-def test_opening_an_instance_costs_one_postgres_connection():
-    """platform_services.storage: dagster_postgres checks its tables with one
-    inspector per storage, each on a new connection, at every instance a process
-    opens (a code server: one per sensor evaluation). Ours asks once per process."""
-    script = docker("exec", "-i", service_container("ingest"), "python", "-W", "ignore", "-c",
-                    CONNECTS_PER_INSTANCE, input_text=(ROOT / "dagster.yaml").read_text())
-    result = json.loads(script.splitlines()[-1])
-    assert result == {"counts": [1, 1, 1], "here": True, "empty": False}
+def test_postgres_is_not_on_the_platform_network():
+    """Only PgBouncer and init share a network with Postgres (compose's `database`)."""
+    probe = "import socket; socket.create_connection(('postgres', 5432), timeout=3)"
+    proc = subprocess.run([DOCKER, "exec", service_container("ingest"), "python", "-c", probe],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "gaierror" in proc.stderr, proc.stderr

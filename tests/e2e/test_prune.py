@@ -44,5 +44,5 @@ def test_prune_deletes_stale_tags_and_keeps_running_and_base_images():
         docker("rmi", foreign, check=False)
 
     # The platform still launches runs from the images it kept.
-    run_id = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 1}}}})
+    run_id = launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 1}}}})
     assert wait_for_status(run_id, {"SUCCESS"})["status"] == "SUCCESS"

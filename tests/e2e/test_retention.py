@@ -1,17 +1,18 @@
 """Run-history retention on the running stack.
 
-The operators' CLI, run in the daemon's container, deletes a run that ended
-long ago together with its events, and keeps the equally old run that holds an
-asset's latest materialization. Both runs are moved 4000 days into the past
-and the CLI keeps 3650 days, so no other run on the stack is old enough to go.
+housekeeping's run_retention_job, launched like any job (its schedule runs it
+every hour), deletes a run that ended long ago together with its events, and
+keeps the equally old run that holds an asset's latest materialization. Both
+runs are moved 4000 days into the past and the job keeps 3650 days, so no other
+run on the stack is old enough to go.
 """
 
 import uuid
 
-from tests.e2e.platform import docker, gql, instance_sql, launch, run_info, service_container, wait_for_status
+from tests.e2e.platform import gql, instance_sql, launch, run_events, run_info, wait_for_status
 
 BACK_DAYS = 4000
-KEEP_DAYS = "3650"
+KEEP_DAYS = 3650
 
 LATEST_MATERIALIZATION = """
 query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
@@ -41,29 +42,31 @@ def latest_customers_run() -> str:
     return mat["runId"]
 
 
-def retention_cli(*args: str) -> str:
-    return docker("exec", service_container("daemon"), "python", "-m", "platform_services.retention", *args)
+def retention_job(dry_run: bool = False) -> str:
+    """Run housekeeping's retention job; return what it logged."""
+    config = {"ops": {"prune_run_history": {"config": {"days": KEEP_DAYS, "dry_run": dry_run}}}}
+    run = wait_for_status(launch("housekeeping", "run_retention_job", config), {"SUCCESS"})
+    return "\n".join(e.get("message", "") for e in run_events(run["runId"]))
 
 
-def test_cli_deletes_an_old_run_with_its_events_and_keeps_the_latest_materialization():
+def test_the_job_deletes_an_old_run_with_its_events_and_keeps_the_latest_materialization():
     tags = {"e2e/retention": uuid.uuid4().hex[:8]}
     ingest = wait_for_status(launch("ingest", "ingest_job", tags={"dagster/partition": "2024-01-02", **tags}),
                              {"SUCCESS"})["runId"]
     assert latest_customers_run() == ingest
-    old = wait_for_status(launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 0}}}},
+    old = wait_for_status(launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 0}}}},
                                  tags), {"SUCCESS"})["runId"]
     assert event_count(old) > 0
 
     shift_runs([ingest, old], -BACK_DAYS)
     try:
-        planned = retention_cli("--days", KEEP_DAYS, "--dry-run")
-        assert f"would delete {old} heartbeat_job SUCCESS ended " in planned
-        assert f"kept {ingest}: latest " in planned
+        planned = retention_job(dry_run=True)
+        assert f"run retention ({KEEP_DAYS} days): would delete 1 runs" in planned
+        assert "kept 1 older runs that hold the latest event" in planned
         assert run_info(old)["status"] == "SUCCESS" and event_count(old) > 0
 
-        done = retention_cli("--days", KEEP_DAYS)
-        assert f"deleted {old} heartbeat_job SUCCESS ended " in done
-        assert f"kept {ingest}: latest " in done
+        done = retention_job()
+        assert f"run retention ({KEEP_DAYS} days): deleted 1 runs" in done
         assert gql(RUN_TYPE, id=old)["runOrError"]["__typename"] == "RunNotFoundError"
         assert event_count(old) == 0
 
@@ -72,7 +75,7 @@ def test_cli_deletes_an_old_run_with_its_events_and_keeps_the_latest_materializa
         assert latest_customers_run() == ingest
         assert event_count(ingest) > 0
 
-        again = retention_cli("--days", KEEP_DAYS)
-        assert again.splitlines()[-1].startswith(f"run retention ({KEEP_DAYS} days): deleted 0 runs")
+        again = retention_job()
+        assert f"run retention ({KEEP_DAYS} days): deleted 0 runs" in again
     finally:
         shift_runs([ingest], BACK_DAYS)

@@ -66,7 +66,7 @@ def test_rotating_a_locations_credentials_restarts_only_it_and_fails_no_run(tmp_
     before = {s: started(s) for s in SERVICES}
     # A run that starts on the old credentials and keeps writing its event log
     # across the switch: they must stay valid until it ends.
-    holding = launch("ingest", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 40}}}})
+    holding = launch("housekeeping", "heartbeat_job", {"ops": {"heartbeat": {"config": {"seconds": 40}}}})
     wait_for_status(holding, {"STARTED"})
 
     rotated = make(ROOT, "rotate", "PRINCIPAL=ingest", "DRAIN_TIMEOUT=600")
@@ -74,7 +74,7 @@ def test_rotating_a_locations_credentials_restarts_only_it_and_fails_no_run(tmp_
     assert "ingest: rotated; the previous credentials no longer work" in rotated.stdout
 
     assert wait_for_status(holding, {"SUCCESS"}, timeout=300)["status"] == "SUCCESS"
-    assert wait_for_status(launch("ingest", "probe_job"), {"SUCCESS"})["status"] == "SUCCESS"
+    assert wait_for_status(launch("housekeeping", "probe_job"), {"SUCCESS"})["status"] == "SUCCESS"
     after = {s: started(s) for s in SERVICES}
     assert {s for s in SERVICES if after[s] != before[s]} == {"ingest"}  # nothing else restarted
 

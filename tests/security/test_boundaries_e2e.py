@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.platform import (
-    DOCKER, LOCATIONS, PROJECT, ROOT, copy_repo, docker, exec_as, gql, inspect, jobs_of, launch, make, poll, psql,
-    run_events, secrets_volume, service_container, wait_for_status,
+    LOCATIONS, PROJECT, ROOT, copy_repo, docker, exec_as, gql, inspect, jobs_of, launch, make, poll, psql,
+    secrets_volume, wait_for_status,
 )
 
 pytestmark = pytest.mark.e2e

@@ -185,8 +185,9 @@ def expect_status_switch(row, status: str) -> None:
 def test_automation_page_lists_every_schedule_and_sensor_with_its_status(page):
     expected = automations()
     names = {(a["location"], a["kind"], a["name"]) for a in expected}
-    assert {("ingest", "schedules", "ingest_daily_schedule"), ("ingest", "schedules", "heartbeat_schedule"),
-            ("ingest", "sensors", "landing_sensor")} <= names, sorted(names)
+    assert {("ingest", "schedules", "ingest_daily_schedule"), ("housekeeping", "schedules", "heartbeat_schedule"),
+            ("housekeeping", "schedules", "run_retention_schedule"), ("ingest", "sensors", "landing_sensor")} <= names, \
+        sorted(names)
 
     page.goto("/automation")  # 1.13 redirects /overview/schedules and /overview/sensors here
     for item in expected:

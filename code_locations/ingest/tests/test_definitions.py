@@ -8,15 +8,16 @@ from platform_common import Warehouse, WarehouseIOManager
 
 from ingest import generator, landing
 from ingest.definitions import defs
-from ingest.defs.jobs import heartbeat_job
 
 
 def test_definitions_load():
     loaded = defs()
     keys = {k.to_user_string() for k in loaded.resolve_all_asset_keys()}
-    assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments", "platform/probe"}
+    assert keys == {"raw/customers", "raw/landing", "raw/orders", "raw/payments"}
     assert set(loaded.resources) >= {"warehouse", "object_store", "landing_store"}
-    assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job", "heartbeat_job", "probe_job"}
+    assert {j.name for j in loaded.resolve_all_job_defs()} >= {"ingest_job"}
+    # The platform's probes are housekeeping's: no team's location does another's housekeeping.
+    assert not {"heartbeat_job", "probe_job"} & {j.name for j in loaded.resolve_all_job_defs()}
     daily = loaded.resolve_schedule_def("ingest_daily_schedule")
     assert (daily.cron_schedule, daily.execution_timezone) == ("0 1 * * *", "UTC")
     assert loaded.resolve_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.RUNNING
@@ -76,15 +77,6 @@ def test_generated_ids_stay_above_landed_ids_and_below_2_to_the_53():
     assert last_day["order_id"].max() * 10 + 1 < 2**53
 
 
-def test_heartbeat_prints(capfd):
-    result = heartbeat_job.execute_in_process(
-        run_config={"ops": {"heartbeat": {"config": {"seconds": 0, "message": "probe-xyz"}}}}
-    )
-    assert result.success
-    out, err = capfd.readouterr()
-    assert "probe-xyz stdout 1" in out and "probe-xyz stderr 1" in err
-
-
 def test_op_outputs_are_refused_by_the_warehouse_io_manager(tmp_path):
     @dg.op
     def not_an_asset() -> int:
@@ -101,13 +93,3 @@ def test_op_outputs_are_refused_by_the_warehouse_io_manager(tmp_path):
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "stores asset outputs only; output 'result' of op 'not_an_asset'" in str(failure.step_failure_data.error)
-
-
-def test_probe_job_materializes_its_one_asset_in_one_process():
-    instance = dg.DagsterInstance.ephemeral()
-    job = defs().resolve_job_def("probe_job")
-    result = job.execute_in_process(instance=instance)
-    assert result.success
-    assert [m.asset_key for m in result.get_asset_materialization_events()] == [dg.AssetKey(["platform", "probe"])]
-    # The job's own run config picks the in-process executor: no step subprocess.
-    assert job.run_config == {"execution": {"config": {"in_process": {}}}}

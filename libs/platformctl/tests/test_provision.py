@@ -11,7 +11,7 @@ SPEC = {
         {"name": "reports", "warehouse_writes": ["reports"], "warehouse_reads": ["marts"]},
     ],
 }
-PASSWORDS = {f"{p.upper()}_PG_PASSWORD": f"pw-{p}" for p in SPEC["principals"]}
+PASSWORDS = {f"{p.upper()}_PG_PASSWORD": f"pw-{p}" for p in SPEC["principals"]} | {"PGBOUNCER_AUTH_PASSWORD": "pw-pgb"}
 
 
 def test_roles_are_created_once_and_always_locked_down():
@@ -85,3 +85,15 @@ def test_a_login_of_another_principal_is_refused():
 
     with pytest.raises(ValueError, match="INGEST_PG_USER='dagster_reports_a' must be dagster_ingest_a or"):
         provision.role_plan(set(), SPEC, {**PASSWORDS, "INGEST_PG_USER": "dagster_reports_a"})
+
+
+def test_pgbouncer_may_look_up_platform_logins_only():
+    plan = provision.auth_lookup_plan("warehouse")
+    [(function, params)] = [(sql, p) for sql, p in plan if "CREATE OR REPLACE FUNCTION" in sql]
+    assert "SECURITY DEFINER" in function and "NOT usesuper" in function and "pg_shadow" in function
+    assert params == ("dagster_pgbouncer",)  # not even its own hash
+    sql = plan.sql()
+    assert "REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC" in sql
+    assert 'GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO "dagster_pgbouncer"' in sql
+    roles = provision.role_plan(set(), SPEC, PASSWORDS)
+    assert ('ALTER ROLE "dagster_pgbouncer" NOINHERIT PASSWORD %s CONNECTION LIMIT 10', ("pw-pgb",)) in list(roles)

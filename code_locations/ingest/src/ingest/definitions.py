@@ -8,9 +8,9 @@ from ingest.defs import assets, jobs, schedules, sensors
 def defs() -> dg.Definitions:
     env = current_environment()
     return dg.Definitions(
-        assets=[assets.customers, assets.orders_and_payments, jobs.probe],
-        jobs=[jobs.ingest_job, jobs.heartbeat_job, jobs.probe_job],
-        schedules=[schedules.ingest_daily_schedule, schedules.heartbeat_schedule],
+        assets=[assets.customers, assets.orders_and_payments],
+        jobs=[jobs.ingest_job],
+        schedules=[schedules.ingest_daily_schedule],
         sensors=[sensors.landing_sensor],
         # object_store: ingest's own bucket (the archive); landing_store: where files are dropped (read-only).
         resources={**platform_resources(env), "landing_store": landing_store_for(env)},

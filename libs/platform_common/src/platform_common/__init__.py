@@ -4,6 +4,7 @@ from platform_common.environment import (
     Environment,
     current_environment,
     landing_store_for,
+    location_store_for,
     platform_resources,
     sensor_interval_seconds,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "current_environment",
     "is_transient",
     "landing_store_for",
+    "location_store_for",
     "permanent_unless_transient",
     "platform_resources",
     "sensor_interval_seconds",

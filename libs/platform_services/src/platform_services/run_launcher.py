@@ -1,35 +1,42 @@
-"""Dagster's DockerRunLauncher, plus what operators need from it.
+"""Dagster's DockerRunLauncher, plus what operators need from it (ADR 2,
+docs/adr/0002-docker-run-launcher.md; the private import is in
+platform_services.private_api with a test that breaks on an upgrade that moves it).
 
 - A run whose container died says why: the failure carries the container's
   exit code and last 50 log lines (a crash at start, before any step captured its
   logs, otherwise leaves nothing to read).
 - Finished run containers do not pile up: once a run has ended (its worker
   uploads compute logs to the object store before it exits), its container is
-  removed after `remove_finished_after_seconds`. The daemon sweeps every minute
-  (platform_services.daemon), off the launch path: one container listing and
-  one query for all of them, however many have piled up.
+  removed `remove_finished_after_seconds` later. The launcher looks at most once
+  a minute, after it has started a run or checked a run's health (the daemon
+  does both): one container listing and one query for all of them, after the new
+  container has started, so no launch waits for it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import docker
-from dagster import Field, IntSource
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun, RunsFilter
+from dagster import DagsterRun, Field, IntSource, RunsFilter
 from dagster_docker import DockerRunLauncher
 from dagster_docker.docker_run_launcher import DOCKER_CONFIG_SCHEMA
+
+from platform_services.private_api import CheckRunHealthResult, WorkerStatus
 
 LOG_LINES = 50  # a Python traceback with its chained cause fits
 RUN_ID_LABEL = "dagster/run_id"
 RUNS_PER_QUERY = 500
+SWEEP_INTERVAL_SECONDS = 60.0
 
 
 class PlatformDockerRunLauncher(DockerRunLauncher):
     def __init__(self, remove_finished_after_seconds: int = 300, **kwargs: Any):
         self.remove_finished_after_seconds = remove_finished_after_seconds
+        self._last_sweep = 0.0
+        self._sweep_lock = threading.Lock()
         super().__init__(**kwargs)
 
     @classmethod
@@ -44,9 +51,14 @@ class PlatformDockerRunLauncher(DockerRunLauncher):
             ),
         }
 
+    def launch_run(self, context) -> None:
+        super().launch_run(context)
+        self.sweep_if_due()
+
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         """A STARTED run whose container died: why, in the container's own words."""
         result = super().check_run_worker_health(run)
+        self.sweep_if_due()
         if result.status != WorkerStatus.FAILED:
             return result
         return CheckRunHealthResult(WorkerStatus.FAILED, msg=self.get_run_worker_debug_info(run) or result.msg)
@@ -63,6 +75,20 @@ class PlatformDockerRunLauncher(DockerRunLauncher):
             f"(exit code {state.get('ExitCode')}, OOM killed: {state.get('OOMKilled')})."
             f"\nIts last {LOG_LINES} log lines:\n{tail or '(no output)'}"
         )
+
+    def sweep_if_due(self, now: float | None = None) -> list[str]:
+        """remove_finished_containers, at most once per SWEEP_INTERVAL_SECONDS per
+        process. A failure is logged by the caller's thread and tried next time."""
+        now = time.monotonic() if now is None else now
+        if now - self._last_sweep < SWEEP_INTERVAL_SECONDS or not self._sweep_lock.acquire(blocking=False):
+            return []
+        try:
+            self._last_sweep = now
+            return self.remove_finished_containers()
+        except Exception:  # noqa: BLE001 - cleaning up must never fail a launch or a health check
+            return []
+        finally:
+            self._sweep_lock.release()
 
     def remove_finished_containers(self, now: float | None = None) -> list[str]:
         """Remove containers of runs that ended more than the configured time ago.

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from platformctl import principals as pr
 from platformctl.envfile import EnvFile
-from platformctl.locations import Location
+from platformctl.locations import LANDING, Location
 
 ENV_FILE = "env"  # the bundle file docker/entrypoint.sh exports
 GRANTS_FILE = "grants.json"  # init's input: what each location may touch
 S3_CONFIG_FILE = "s3.json"  # SeaweedFS's identities (-s3.config)
+PGBOUNCER_CONFIG_FILE = "pgbouncer.ini"
+PGBOUNCER_USERS_FILE = "userlist.txt"  # the auth_user's own password, nobody else's
+SECRETS_MOUNT = "/run/secrets/platform"
 
 
 def new_secret(name: str) -> str:
@@ -71,6 +74,8 @@ def bundles(env: dict[str, str], locations: list[Location], postgres_user: str) 
         # POSTGRES_PASSWORD_FILE of the postgres image: read once, when the data directory is created.
         "postgres": {pr.SUPERUSER_PASSWORD: env[pr.SUPERUSER_PASSWORD]},
         "s3": {S3_CONFIG_FILE: json.dumps(s3_identities(env, locations), indent=1) + "\n"},
+        "pgbouncer": {PGBOUNCER_CONFIG_FILE: pgbouncer_ini(),
+                      PGBOUNCER_USERS_FILE: f'"{pr.PGBOUNCER_USER}" "{env[pr.PGBOUNCER_PASSWORD]}"\n'},
         "init": {ENV_FILE: env_lines(init_env(env, locations, postgres_user)),
                  GRANTS_FILE: json.dumps(grants(env, locations), indent=1) + "\n"},
     }
@@ -81,6 +86,9 @@ def bundles(env: dict[str, str], locations: list[Location], postgres_user: str) 
         values = {**_pg(principal, env), **_key(principal, env)}
         if principal.location is not None:
             values["DATA_BUCKET"] = pr.data_bucket(env, principal.name)
+            # Other locations' buckets it declared, by name (platform_common.location_store_for).
+            for name in sorted({*principal.location.bucket_reads, *principal.location.bucket_writes} - {LANDING}):
+                values[f"{name.upper()}_BUCKET"] = pr.data_bucket(env, name)
         out[principal.name] = {ENV_FILE: env_lines(values)}
     return out
 
@@ -90,6 +98,7 @@ def init_env(env: dict[str, str], locations: list[Location], postgres_user: str)
     values = {
         "DAGSTER_PG_USER": postgres_user,
         "DAGSTER_PG_PASSWORD": env[pr.SUPERUSER_PASSWORD],
+        pr.PGBOUNCER_PASSWORD: env[pr.PGBOUNCER_PASSWORD],
         "AWS_ACCESS_KEY_ID": env[pr.ADMIN_KEY_ID],
         "AWS_SECRET_ACCESS_KEY": env[pr.ADMIN_SECRET],
     }
@@ -99,6 +108,37 @@ def init_env(env: dict[str, str], locations: list[Location], postgres_user: str)
                 values[name] = env[name]
         values[principal.slot_var] = pr.slot_of(principal, env)
     return values
+
+
+def pgbouncer_ini() -> str:
+    """PgBouncer in front of Postgres: session pooling (the webserver sets a statement
+    timeout per connection, and Dagster holds connections across statements), server
+    connections kept warm for clients that connect per query (Dagster's NullPool),
+    and every login checked against Postgres's own password hashes (auth_query:
+    rotation needs no PgBouncer change). The superuser cannot log in through it."""
+    return f"""[databases]
+* = host=postgres port=5432
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = 6432
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {SECRETS_MOUNT}/{PGBOUNCER_USERS_FILE}
+auth_user = {pr.PGBOUNCER_USER}
+auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)
+pool_mode = session
+server_reset_query = DISCARD ALL
+max_client_conn = 1000
+default_pool_size = 10
+; Postgres allows 100 connections: two databases of 45 leave room for init and backups.
+max_db_connections = 45
+server_idle_timeout = 60
+server_lifetime = 3600
+ignore_startup_parameters = extra_float_digits
+log_connections = 0
+log_disconnections = 0
+"""
 
 
 def grants(env: dict[str, str], locations: list[Location]) -> dict:
@@ -141,6 +181,9 @@ def s3_identities(env: dict[str, str], locations: list[Location]) -> dict:
             for name in principal.location.bucket_reads:
                 bucket = pr.bucket_of(env, name)
                 actions += [f"Read:{bucket}", f"List:{bucket}"]
+            for name in principal.location.bucket_writes:
+                bucket = pr.bucket_of(env, name)
+                actions += [a for a in (f"Read:{bucket}", f"Write:{bucket}", f"List:{bucket}") if a not in actions]
         identities.append({"name": principal.name, "credentials": creds, "actions": actions})
     return {"identities": identities}
 

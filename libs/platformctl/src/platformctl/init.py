@@ -129,6 +129,7 @@ def provision_instance(spec: dict) -> None:
     conn = connect(database)
     try:
         apply(conn, provision.instance_grants_plan())
+        apply(conn, provision.auth_lookup_plan(database))
     finally:
         conn.close()
 
@@ -148,6 +149,7 @@ def provision_warehouse(spec: dict) -> None:
         owned = [s for loc in spec["locations"] for s in loc["warehouse_writes"]]
         relations = rows(conn, RELATIONS, owned)
         apply(conn, provision.warehouse_plan(warehouse, spec, schemas, relations))
+        apply(conn, provision.auth_lookup_plan(warehouse))
     finally:
         conn.close()
     log(f"warehouse schemas and grants in place ({', '.join(owned)})")

@@ -8,6 +8,7 @@ its own folder and the platform's init applies them:
     reads = []            # schemas holding the assets it depends on
     [tool.dagster-platform.object-store]
     reads = ["landing"]   # buckets besides its own: "landing" or another location
+    writes = []           # buckets besides its own it may write (housekeeping: "landing")
 
 A location's own data bucket and the compute-log bucket need no declaration.
 Every problem names the file and the key.
@@ -40,6 +41,7 @@ class Location:
     warehouse_writes: tuple[str, ...]
     warehouse_reads: tuple[str, ...]
     bucket_reads: tuple[str, ...]
+    bucket_writes: tuple[str, ...] = ()
 
     @property
     def env_prefix(self) -> str:
@@ -83,7 +85,8 @@ def load(project: Path) -> Location:
         raise DeclarationError(f"{rel}: [tool.dagster-platform] has unknown keys {sorted(unknown)}")
     warehouse = declared.get("warehouse") or {}
     store = declared.get("object-store") or {}
-    for table, allowed, value in (("warehouse", {"writes", "reads"}, warehouse), ("object-store", {"reads"}, store)):
+    for table, allowed, value in (("warehouse", {"writes", "reads"}, warehouse),
+                                  ("object-store", {"reads", "writes"}, store)):
         if not isinstance(value, dict) or set(value) - allowed:
             raise DeclarationError(f"{rel}: [tool.dagster-platform.{table}] may only hold {sorted(allowed)}")
     return Location(
@@ -93,6 +96,7 @@ def load(project: Path) -> Location:
         warehouse_writes=_names(warehouse.get("writes", []), f"{rel}: tool.dagster-platform.warehouse.writes"),
         warehouse_reads=_names(warehouse.get("reads", []), f"{rel}: tool.dagster-platform.warehouse.reads"),
         bucket_reads=_names(store.get("reads", []), f"{rel}: tool.dagster-platform.object-store.reads"),
+        bucket_writes=_names(store.get("writes", []), f"{rel}: tool.dagster-platform.object-store.writes"),
     )
 
 
@@ -125,13 +129,17 @@ def check_together(locations: list[Location]) -> None:
             if owner[schema] == loc.name:
                 raise DeclarationError(f"{where}: tool.dagster-platform.warehouse.reads: {schema!r} is its own "
                                        "(listed in writes); list it once")
-        for bucket in loc.bucket_reads:
-            if bucket != LANDING and bucket not in names:
-                raise DeclarationError(f"{where}: tool.dagster-platform.object-store.reads: {bucket!r} is neither "
-                                       f"{LANDING!r} nor a location")
-            if bucket == loc.name:
-                raise DeclarationError(f"{where}: tool.dagster-platform.object-store.reads: its own bucket needs "
-                                       "no declaration")
+        for key, buckets in (("reads", loc.bucket_reads), ("writes", loc.bucket_writes)):
+            for bucket in buckets:
+                if bucket != LANDING and bucket not in names:
+                    raise DeclarationError(f"{where}: tool.dagster-platform.object-store.{key}: {bucket!r} is "
+                                           f"neither {LANDING!r} nor a location")
+                if bucket == loc.name:
+                    raise DeclarationError(f"{where}: tool.dagster-platform.object-store.{key}: its own bucket "
+                                           "needs no declaration")
+        if loc.bucket_writes and set(loc.bucket_writes) - {LANDING}:
+            raise DeclarationError(f"{where}: tool.dagster-platform.object-store.writes: only {LANDING!r} may be "
+                                   "written by another location; a location's bucket is its own")
 
 
 def schema_owners(locations: list[Location]) -> dict[str, str]:

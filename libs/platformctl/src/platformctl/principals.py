@@ -13,6 +13,9 @@ Principals, each with keys of its own in `.env`:
   declared and writes compute logs.
 - `landing`: a key that may put files into the landing bucket, for the
   systems that drop them (and the tests). It runs in no container of ours.
+- `pgbouncer`: the connection pooler every principal but init connects
+  through; its own login may only look up the others' password hashes
+  (platformctl.provision.auth_lookup_plan).
 
 Each Postgres principal has two logins, slots `a` and `b`, members of one
 NOLOGIN group role that owns its objects (every session of a login switches to
@@ -31,6 +34,8 @@ SUPERUSER_PASSWORD = "POSTGRES_PASSWORD"
 ADMIN_KEY_ID, ADMIN_SECRET = "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"
 LANDING_KEY_ID, LANDING_SECRET = "LANDING_S3_ACCESS_KEY_ID", "LANDING_S3_SECRET_ACCESS_KEY"
 
+PGBOUNCER_PASSWORD = "PGBOUNCER_AUTH_PASSWORD"
+PGBOUNCER_USER = "dagster_pgbouncer"  # PgBouncer's own login: looks up the others' password hashes, nothing else
 INSTANCE_OWNER = "dagster_instance_owner"  # owns Dagster's tables; NOLOGIN, migrations SET ROLE to it
 INSTANCE_RW = "dagster_instance_rw"  # may read and write rows of Dagster's tables, never change them
 SLOTS = ("a", "b")
@@ -89,7 +94,7 @@ def principals(locations: list[Location]) -> list[Principal]:
 
 def required_secrets(locations: list[Location]) -> list[str]:
     """Every secret `.env` must hold, in the order `.env` lists them."""
-    names = [SUPERUSER_PASSWORD, ADMIN_KEY_ID, ADMIN_SECRET, LANDING_KEY_ID, LANDING_SECRET]
+    names = [SUPERUSER_PASSWORD, PGBOUNCER_PASSWORD, ADMIN_KEY_ID, ADMIN_SECRET, LANDING_KEY_ID, LANDING_SECRET]
     for p in principals(locations):
         names += p.secrets
     return names

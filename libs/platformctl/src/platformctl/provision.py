@@ -67,6 +67,9 @@ def role_plan(existing_roles: set[str], spec: dict, passwords: dict[str, str]) -
 
     ensure(pr.INSTANCE_OWNER, login=False)
     ensure(pr.INSTANCE_RW, login=False)
+    ensure(pr.PGBOUNCER_USER, login=True)
+    plan.add(f"ALTER ROLE {ident(pr.PGBOUNCER_USER)} NOINHERIT PASSWORD %s CONNECTION LIMIT 10",
+             passwords[pr.PGBOUNCER_PASSWORD])
     for name in spec["principals"]:
         principal = pr.Principal(name)
         group = principal.group_role
@@ -110,6 +113,30 @@ def cluster_plan(databases: list[str], ours: set[str]) -> Plan:
     for database in databases:
         if database not in ours:
             plan.add(f"REVOKE CONNECT ON DATABASE {ident(database)} FROM PUBLIC")
+    return plan
+
+
+AUTH_LOOKUP = """CREATE OR REPLACE FUNCTION pgbouncer.get_auth(p_usename text)
+RETURNS TABLE (usename name, passwd text) LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog AS $$
+    SELECT usename, passwd FROM pg_catalog.pg_shadow
+    WHERE usename = p_usename AND usename LIKE 'dagster\\_%%' AND NOT usesuper AND usename <> %s
+$$"""
+
+
+def auth_lookup_plan(database: str) -> Plan:
+    """In each database PgBouncer serves: a function that returns the password hash
+    of a platform login (never the superuser's, never its own) to PgBouncer alone.
+    pg_shadow lists only roles that may log in: a retired slot is refused."""
+    plan = Plan()
+    lookup = ident(pr.PGBOUNCER_USER)
+    plan.add("CREATE SCHEMA IF NOT EXISTS pgbouncer")
+    plan.add("REVOKE ALL ON SCHEMA pgbouncer FROM PUBLIC")
+    plan.add(f"GRANT USAGE ON SCHEMA pgbouncer TO {lookup}")
+    plan.add(AUTH_LOOKUP, pr.PGBOUNCER_USER)
+    plan.add("REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC")
+    plan.add(f"GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO {lookup}")
+    plan.add(f"GRANT CONNECT ON DATABASE {ident(database)} TO {lookup}")
     return plan
 
 

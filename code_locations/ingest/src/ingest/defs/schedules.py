@@ -1,6 +1,6 @@
 import dagster as dg
 
-from ingest.defs.jobs import heartbeat_job, ingest_job
+from ingest.defs.jobs import ingest_job
 
 # Loads yesterday's partition (the last complete UTC day) every night. The
 # timezone is the partitions' own: UTC, set explicitly on DAILY.
@@ -10,13 +10,4 @@ ingest_daily_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=1,
     minute_of_hour=0,
     description="Every day at 01:00 UTC: ingest the day that just ended.",
-)
-
-# A probe for operators: proves the daemon ticks schedules and launches runs.
-heartbeat_schedule = dg.ScheduleDefinition(
-    name="heartbeat_schedule",
-    job=heartbeat_job,
-    cron_schedule="* * * * *",
-    execution_timezone="UTC",
-    description="Every minute while running: a one-second heartbeat run. Stopped by default.",
 )

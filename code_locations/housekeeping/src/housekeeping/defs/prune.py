@@ -1,9 +1,10 @@
-"""Maintenance: delete landing files that ingest has already archived.
+"""Delete landing files that ingest has already archived.
 
 An op job rather than assets: it changes no data anyone reads, it only frees
 space. A file goes only when it is old enough and ingest has archived this very
-version of it (platform_common.landing_archive), so nothing that has not been
-ingested can be lost.
+version of it (platform_common.landing_archive, read from ingest's bucket), so
+nothing that has not been ingested can be lost. The platform's job, not a
+data team's: it deletes from the landing bucket with housekeeping's own key.
 """
 
 import re
@@ -15,8 +16,7 @@ from platform_common import ObjectInfo, ObjectStore
 from platform_common.landing_archive import LANDING_ROOT, is_archived
 from pydantic import Field, field_validator
 
-# Ops hand their outputs to the next op in memory; the location's default IO
-# manager stores asset tables only. Provided by definitions.py.
+# Ops hand their outputs to the next op in memory. Provided by definitions.py.
 MEM_IO_MANAGER = "mem_io_manager"
 DAY_SEGMENT = re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})/")
 
@@ -68,11 +68,11 @@ class PruneOutcome:
     out=dg.Out(io_manager_key=MEM_IO_MANAGER),
 )
 def find_prune_candidates(
-    context: dg.OpExecutionContext, config: PruneLandingConfig, object_store: ObjectStore
+    context: dg.OpExecutionContext, config: PruneLandingConfig, landing_store: ObjectStore, ingest_archive: ObjectStore
 ) -> PrunePlan:
     cutoff = datetime.now(timezone.utc) - timedelta(days=config.older_than_days)
     candidates: list[ObjectInfo] = []
-    objects = object_store.list(config.prefix)
+    objects = landing_store.list(config.prefix)
     recent = not_archived = unrecognised = 0
     for obj in objects:
         day = day_of(obj.key)
@@ -84,7 +84,7 @@ def find_prune_candidates(
             recent += 1
             continue
         # Ingest archives each landing file it loaded; only that very version (ETag) counts.
-        if is_archived(object_store, obj):
+        if is_archived(ingest_archive, obj):
             candidates.append(obj)
         else:
             not_archived += 1
@@ -96,13 +96,13 @@ def find_prune_candidates(
 
 
 @dg.op(description="Delete the candidates, or only log them in a dry run.", out=dg.Out(io_manager_key=MEM_IO_MANAGER))
-def delete_landing_files(context: dg.OpExecutionContext, plan: PrunePlan, object_store: ObjectStore) -> PruneOutcome:
+def delete_landing_files(context: dg.OpExecutionContext, plan: PrunePlan, landing_store: ObjectStore) -> PruneOutcome:
     deleted: list[str] = []
     for obj in plan.candidates:
         if plan.dry_run:
             context.log.info(f"dry run: would delete {obj.key}")
             continue
-        object_store.delete(obj.key)
+        landing_store.delete(obj.key)
         deleted.append(obj.key)
     return PruneOutcome(plan, deleted)
 
@@ -142,4 +142,16 @@ prune_landing_job = prune_landing.to_job(
     ),
     # A few small sequential steps in one process, so in-memory outputs reach the next op.
     executor_def=dg.in_process_executor,
+)
+
+
+# Daily, for real (not a dry run): files 30 days old whose archive holds this very version.
+prune_landing_schedule = dg.ScheduleDefinition(
+    name="prune_landing_schedule",
+    job=prune_landing_job,
+    cron_schedule="43 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    run_config={"ops": {"find_prune_candidates": {"config": {"older_than_days": 30, "dry_run": False}}}},
+    description="Every day at 03:43 UTC: delete landing files older than 30 days that ingest has archived.",
 )

@@ -1,29 +1,20 @@
 """Run-history retention: delete runs that ended long ago, with their event logs.
 
-Dagster OSS purges old ticks (`retention:` in dagster.yaml) but never runs. The
-daemon wrapper (platform_services.daemon) calls `prune_runs` every interval;
-operators run the same code by hand:
-
-    python -m platform_services.retention [--days N] [--dry-run]
+Dagster OSS purges old ticks (`retention:` in dagster.yaml) but never runs:
+`run_retention_job` (housekeeping.defs.retention) calls `prune_runs` every hour,
+with its history in the UI.
 
 Only runs that ended (SUCCESS, FAILURE, CANCELED) more than N days ago are
 deleted. A run is kept, however old, while it holds the latest materialization
 or observation of an asset or of one of its partitions, or the latest
 evaluation of an asset check: without it the asset (or partition) would look
 never materialized, and sensors and backfills would act on that.
-
-dagster.yaml cannot hold keys of our own, so the settings come from the
-environment: DAGSTER_RUN_RETENTION_DAYS (default 90, 0 keeps every run) and
-DAGSTER_RUN_RETENTION_INTERVAL_SECONDS (default 3600).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -37,56 +28,13 @@ from dagster import (
     RunsFilter,
 )
 
-DAYS_VAR = "DAGSTER_RUN_RETENTION_DAYS"
-INTERVAL_VAR = "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS"
 DEFAULT_DAYS = 90
-DEFAULT_INTERVAL_SECONDS = 3600
 BATCH_SIZE = 100
 ENDED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 # Storage ids per query when mapping the latest event of each partition to its run.
 _STORAGE_ID_CHUNK = 500
 
-LOG = logging.getLogger("dagster.daemon.RunRetention")
-
-
-class RetentionConfigError(ValueError):
-    """A retention variable holds something other than a whole number in range."""
-
-
-@dataclass(frozen=True)
-class RetentionSettings:
-    days: int = DEFAULT_DAYS
-    interval_seconds: int = DEFAULT_INTERVAL_SECONDS
-
-    @property
-    def enabled(self) -> bool:
-        return self.days > 0
-
-
-def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int, meaning: str) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise RetentionConfigError(
-            f"{name}={raw!r} is not valid: expected {meaning} (a whole number >= {minimum}, default {default})"
-        )
-    return value
-
-
-def settings_from_env(env: Mapping[str, str] | None = None) -> RetentionSettings:
-    """Read and check the retention variables; raise RetentionConfigError naming a bad one."""
-    env = os.environ if env is None else env
-    return RetentionSettings(
-        days=_whole_number(env, DAYS_VAR, DEFAULT_DAYS, 0, "days of run history to keep, 0 to keep every run"),
-        interval_seconds=_whole_number(
-            env, INTERVAL_VAR, DEFAULT_INTERVAL_SECONDS, 1, "seconds between two retention passes"
-        ),
-    )
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -248,40 +196,3 @@ def prune_runs(
     if log is not None:
         log.info(result.summary())
     return result
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m platform_services.retention",
-        description="Delete runs that ended more than N days ago, with their event logs. "
-        "Runs holding an asset's latest materialization or observation, or a check's latest "
-        "evaluation, are kept. Runs in flight are never touched.",
-    )
-    parser.add_argument("--days", type=int, default=None,
-                        help=f"keep runs that ended within this many days (default: ${DAYS_VAR}, else {DEFAULT_DAYS})")
-    parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.days is None:
-        try:
-            args.days = settings_from_env().days
-        except RetentionConfigError as exc:
-            parser.error(str(exc))
-    if args.days < 0:
-        parser.error(f"--days must be 0 or more, got {args.days}")
-    if args.days == 0:
-        print("run retention is off (0 days): nothing deleted")
-        return 0
-    with DagsterInstance.get() as instance:
-        result = prune_runs(instance, args.days, dry_run=args.dry_run, batch_size=args.batch_size, log=None)
-    verb = "would delete" if args.dry_run else "deleted"
-    for run in sorted(result.deleted, key=lambda r: r.ended_at):
-        print(f"{verb} {run.run_id} {run.job_name} {run.status} ended {_iso(run.ended_at)}")
-    for run_id, reason in sorted(result.kept.items()):
-        print(f"kept {run_id}: {reason}")
-    print(result.summary())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,12 +4,13 @@ import time
 import dagster as dg
 import pandas as pd
 import pytest
+from platform_common import ObjectStore
 from platform_common.landing_archive import SOURCE_ETAG_KEY, archive_key
 from platform_common.parquet import to_parquet_bytes
 from pydantic import ValidationError
 
-from reports.definitions import defs
-from reports.defs.maintenance import PruneLandingConfig, day_of, prune_landing_job
+from housekeeping.definitions import defs
+from housekeeping.defs.prune import PruneLandingConfig, day_of, prune_landing_job
 
 DAY = 24 * 3600
 OLD_ARCHIVED = ["landing/orders/2024-01-01/a.csv", "landing/orders/2024-01-01/b.csv"]
@@ -19,32 +20,39 @@ UNRECOGNISED = ["landing/README.txt"]
 
 
 @pytest.fixture
-def landing(object_store, tmp_path):
+def landing(landing_store, ingest_archive, tmp_path):
     now = time.time()
     ages = {
         **dict.fromkeys(OLD_ARCHIVED + OLD_NOT_ARCHIVED + UNRECOGNISED, 10 * DAY),
         **dict.fromkeys(RECENT_ARCHIVED, 1 * DAY),
     }
     for key, age in ages.items():
-        object_store.put_bytes(key, b"order_id,amount\n1,100\n")
-        path = tmp_path / "objects" / "dagster-data" / key
+        landing_store.put_bytes(key, b"order_id,amount\n1,100\n")
+        path = tmp_path / "objects" / "landing" / key
         os.utime(path, (now - age, now - age))
-    # What ingest writes once it has loaded a landing file: its archive, naming the version.
-    for obj in object_store.list("landing/"):
+    # What ingest writes, in its own bucket, once it has loaded a landing file: its
+    # archive, naming the version.
+    for obj in landing_store.list("landing/"):
         if obj.key in OLD_ARCHIVED + RECENT_ARCHIVED:
             rows = to_parquet_bytes(pd.DataFrame({"order_id": [1]}), metadata={SOURCE_ETAG_KEY: obj.etag})
-            object_store.put_bytes(archive_key(obj.key), rows)
-    return object_store
+            ingest_archive.put_bytes(archive_key(obj.key), rows)
+    return landing_store
 
 
 def remaining(store) -> set[str]:
     return {o.key for o in store.list("")}
 
 
+def archive_beside(landing_store: ObjectStore) -> ObjectStore:
+    """Ingest's bucket, read-only, in the same local folder as the landing bucket."""
+    return ObjectStore(backend="local", bucket="dagster-data", local_dir=landing_store.local_dir, read_only=True)
+
+
 def prune(store, raise_on_error=True, **config) -> dg.ExecuteInProcessResult:
     return prune_landing_job.execute_in_process(
         run_config={"ops": {"find_prune_candidates": {"config": config}}},
-        resources={"object_store": store, "mem_io_manager": dg.mem_io_manager},
+        resources={"landing_store": store, "ingest_archive": archive_beside(store),
+                   "mem_io_manager": dg.mem_io_manager},
         raise_on_error=raise_on_error,
     )
 

@@ -2,13 +2,7 @@
 what assets, partitions, checks and runs in flight need stays."""
 
 import logging
-import os
 import shutil
-import subprocess
-import sys
-import threading
-import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import dagster as dg
@@ -17,7 +11,8 @@ from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobO
 from dagster._core.storage.runs.schema import RunsTable
 from dagster._core.test_utils import create_run_for_test, instance_for_test
 
-from platform_services import daemon, retention
+from housekeeping import retention
+from housekeeping.defs.retention import DAYS_VAR, run_retention_job, run_retention_schedule
 
 DAYS = 90
 OLD = DAYS + 110  # how many days the history below is moved into the past
@@ -218,161 +213,30 @@ def test_zero_days_is_refused_by_prune_runs(instance):
         retention.prune_runs(instance, 0)
 
 
-# --- settings -----------------------------------------------------------------
-
-def test_settings_default_to_90_days_every_hour():
-    assert retention.settings_from_env({}) == retention.RetentionSettings(days=90, interval_seconds=3600)
-    assert retention.settings_from_env({retention.DAYS_VAR: " 30 ", retention.INTERVAL_VAR: ""}) == (
-        retention.RetentionSettings(days=30, interval_seconds=3600))
-    assert retention.settings_from_env({retention.DAYS_VAR: "0"}).enabled is False
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("DAGSTER_RUN_RETENTION_DAYS", "ninety"),
-        ("DAGSTER_RUN_RETENTION_DAYS", "-1"),
-        ("DAGSTER_RUN_RETENTION_DAYS", "7.5"),
-        ("DAGSTER_RUN_RETENTION_INTERVAL_SECONDS", "0"),
-        ("DAGSTER_RUN_RETENTION_INTERVAL_SECONDS", "hourly"),
-    ],
-)
-def test_a_malformed_setting_is_named_with_its_value(name, value):
-    with pytest.raises(retention.RetentionConfigError) as err:
-        retention.settings_from_env({name: value})
-    assert str(err.value).startswith(f"{name}={value!r} is not valid: expected ")
-
-
-def run_module(module: str, *args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def test_the_daemon_refuses_to_start_with_a_malformed_setting(tmp_path):
-    proc = run_module("platform_services.daemon", "run", "--empty-workspace",
-                      env={"DAGSTER_HOME": str(tmp_path), retention.DAYS_VAR: "ninety"})
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == (
-        "platform_services.daemon: DAGSTER_RUN_RETENTION_DAYS='ninety' is not valid: expected days of run "
-        "history to keep, 0 to keep every run (a whole number >= 0, default 90)")
-    assert not list(tmp_path.iterdir())  # it stopped before touching the instance
-
-
-# --- the daemon wrapper ---------------------------------------------------------
-
-@contextmanager
-def borrowed(instance):
-    yield instance  # the test owns the instance: a pass must not dispose of it
-
-
-def poll(fn, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := fn():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def test_the_daemon_thread_prunes_soon_after_start(instance, history):
-    settings = retention.RetentionSettings(days=DAYS, interval_seconds=3600)
-    stop = daemon.start_retention(settings, open_instance=lambda: borrowed(instance), first_delay=0)
-    try:
-        poll(lambda: instance.get_run_by_id(history["succeeded"]) is None, what="the first pass")
-    finally:
-        stop.set()
-    poll(lambda: not any(t.name == "run-retention" for t in threading.enumerate()), what="the thread to stop")
-    assert instance.get_run_by_id(history["latest_numbers"]) is not None
-
-
-def test_a_failed_pass_is_logged_and_retried(instance, history, caplog):
-    log = logging.getLogger("tests.run_retention")
-    caplog.set_level(logging.INFO, logger=log.name)
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) == 1:
-            raise ConnectionError("postgres is restarting")
-        return borrowed(instance)
-
-    stop = threading.Event()
-    loop = threading.Thread(target=daemon.retention_loop, args=(retention.RetentionSettings(DAYS, 1), stop),
-                            kwargs={"open_instance": flaky, "first_delay": 0, "log": log})
-    loop.start()
-    try:
-        poll(lambda: instance.get_run_by_id(history["succeeded"]) is None, what="the retried pass")
-    finally:
-        stop.set()
-        loop.join(timeout=10)
-    assert not loop.is_alive()
-    assert "run retention pass failed; next try in 1 s" in caplog.text
-    assert "ConnectionError: postgres is restarting" in caplog.text
-    assert f"run retention ({DAYS} days): deleted 5 runs" in caplog.text
-
-
-def test_zero_days_starts_no_thread(capsys):
-    assert daemon.start_retention(retention.RetentionSettings(days=0)) is None
-    assert not any(t.name == "run-retention" for t in threading.enumerate())
-    assert "run retention is off (DAGSTER_RUN_RETENTION_DAYS=0)" in capsys.readouterr().err
-
-
-def test_the_wrapper_runs_the_real_daemon_and_its_heartbeats_pass_the_liveness_check(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {"DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "yes"}
-    # Create the SQLite tables now: two processes creating them at once (the
-    # daemon and a liveness check) race. Postgres is migrated by init instead.
-    with dg.DagsterInstance.from_config(str(home)) as fresh:
-        fresh.get_runs()
-        fresh.get_daemon_heartbeats()
-    log = tmp_path / "daemon.log"  # a file, not a pipe: a full pipe would stall the daemon
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "platform_services.daemon", "run", "--empty-workspace"],
-                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-
-    def live() -> bool:
-        assert proc.poll() is None, f"the daemon exited:\n{log.read_text()}"
-        return run_module("dagster._daemon", "liveness-check", env=env).stdout == "Daemon live\n"
-
-    try:
-        poll(live, timeout=120, what="dagster-daemon liveness-check to pass")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\ndaemon output:\n{log.read_text()[-3000:]}") from None
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
-# --- the operators' CLI -------------------------------------------------------
-
-def test_cli_lists_then_deletes(instance, history, capsys):
-    assert retention.main(["--dry-run"]) == 0
-    out = capsys.readouterr().out
+def test_the_job_prunes_the_instance_it_runs_on(instance, history):
+    result = run_retention_job.execute_in_process(
+        instance=instance, run_config={"ops": {"prune_run_history": {"config": {"days": DAYS}}}})
+    assert result.success
+    assert result.output_for_node("prune_run_history") == {"days": DAYS, "dry_run": False, "deleted": 5,
+                                                           "kept_as_latest": 5}
     for name in EXPECT_DELETED:
-        assert f"would delete {history[name]} " in out
-    assert f"kept {history['latest_numbers']}: latest materialization of numbers" in out
-    assert out.strip().splitlines()[-1].startswith("run retention (90 days): would delete 5 runs that ended ")
-    assert instance.get_run_by_id(history["succeeded"]) is not None
-
-    assert retention.main(["--days", str(DAYS)]) == 0
-    out = capsys.readouterr().out
-    assert f"deleted {history['failed']} boom_job FAILURE ended " in out
-    assert instance.get_run_by_id(history["failed"]) is None
-    assert instance.get_run_by_id(history["recent"]) is not None
+        assert instance.get_run_by_id(history[name]) is None
 
 
-def test_cli_with_zero_days_deletes_nothing(instance, history, capsys, monkeypatch):
-    monkeypatch.setenv(retention.DAYS_VAR, "0")
-    assert retention.main([]) == 0
-    assert capsys.readouterr().out == "run retention is off (0 days): nothing deleted\n"
-    assert len(instance.get_run_records()) == len(history)
+def evaluate(monkeypatch, value: str | None):
+    if value is None:
+        monkeypatch.delenv(DAYS_VAR, raising=False)
+    else:
+        monkeypatch.setenv(DAYS_VAR, value)
+    return run_retention_schedule(dg.build_schedule_context())
 
 
-def test_cli_names_a_malformed_setting(monkeypatch, capsys):
-    monkeypatch.setenv(retention.DAYS_VAR, "-5")
-    with pytest.raises(SystemExit) as exit_:
-        retention.main([])
-    assert exit_.value.code == 2
-    assert "DAGSTER_RUN_RETENTION_DAYS='-5' is not valid" in capsys.readouterr().err
+def test_the_schedule_keeps_ninety_days_unless_told(monkeypatch):
+    assert evaluate(monkeypatch, None).run_config == {"ops": {"prune_run_history": {"config": {"days": 90}}}}
+    assert evaluate(monkeypatch, "30").run_config == {"ops": {"prune_run_history": {"config": {"days": 30}}}}
+    assert isinstance(evaluate(monkeypatch, "0"), dg.SkipReason)
+
+
+def test_a_malformed_setting_fails_the_tick_naming_it(monkeypatch):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="DAGSTER_RUN_RETENTION_DAYS='ninety' is not valid"):
+        evaluate(monkeypatch, "ninety")
