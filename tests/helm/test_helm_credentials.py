@@ -206,8 +206,8 @@ def test_an_upgrade_keeps_the_password_and_whatever_an_operator_added(tmp_path) 
     chart = tmp_path / "dagster-platform"
     shutil.copytree(PLATFORM_CHART, chart)
     template = chart / "templates/credentials.yaml"
-    held = {"DAGSTER_PG_USER": "dagster_ingest_b", "DAGSTER_PG_PASSWORD": "new-one",
-            "DAGSTER_PG_PASSWORD_PREVIOUS": "old-one", "AWS_ACCESS_KEY_ID": "ingest-key"}
+    held = {"DAGSTER_PG_USER": "dagster_ingest_b", "DAGSTER_PG_PASSWORD": "<new>",
+            "DAGSTER_PG_PASSWORD_PREVIOUS": "<old>", "AWS_ACCESS_KEY_ID": "<key id>"}
     cluster = " ".join(f'"{k}" ("{v}" | b64enc)' for k, v in held.items())
     template.write_text(template.read_text().replace(
         'lookup "v1" "Secret" $.Release.Namespace .secret',
