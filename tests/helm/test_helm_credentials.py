@@ -310,3 +310,13 @@ def test_notes_say_who_holds_which_credential_and_which_buckets_each_needs() -> 
     assert "  - platform: read acme-logs\n" in notes
     assert "  - ingest: read and write acme-ingest, write acme-logs, read acme-landing\n" in notes
     assert "  - my_loc: read and write dagster-data-my-loc, write acme-logs, read acme-ingest\n" in notes
+
+
+def test_a_locations_notes_name_its_secret_and_the_entry_the_platform_needs() -> None:
+    from helm_harness import LOCATION_CHART, location_values
+
+    values = {**location_values("ingest"), "credentials": {"existingSecret": "ingest-vault"}}
+    notes = helm_python.Chart.load(LOCATION_CHART).render(values, name="ingest", namespace="dagster")[
+        "dagster-code-location/templates/NOTES.txt"]
+    assert "get their credentials from the Secret\ningest-vault only, and their bucket is\ndagster-data-ingest." in notes
+    assert "    credentialsSecret: ingest-vault\n" in notes
