@@ -212,7 +212,9 @@ def test_helm_values_and_platform_default(repo):
     assert values["platform"] == reports["platform"]
     assert values["runResources"] == reports["runResources"]
     platform = yaml.safe_load((repo / "helm/dagster-platform/values.yaml").read_text())
-    assert platform["codeLocations"][-1] == {"name": NAME, "host": f"dagster-code-{NAME}", "port": 4000}
+    assert platform["codeLocations"][-1] == {"name": NAME, "host": f"dagster-code-{NAME}", "port": 4000,
+                                             "credentialsSecret": "", "warehouse": {"writes": [NAME], "reads": []},
+                                             "objectStore": {"reads": []}}
     assert [e["name"] for e in platform["codeLocations"]] == [*ORIGINAL, NAME]
 
 

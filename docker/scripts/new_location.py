@@ -254,10 +254,14 @@ def edit_platform_values(text: str, name: str) -> str:
     if not item:
         raise Failed("helm/dagster-platform/values.yaml: codeLocations is not a block list")
     pad = item.group(1)
+    # The grants the scaffolded pyproject.toml declares (tests/helm checks they agree).
     entry = [
         f"{pad}- name: {name}\n",
         f"{pad}  host: dagster-code-{name.replace('_', '-')}\n",
         f"{pad}  port: 4000\n",
+        f'{pad}  credentialsSecret: ""\n',
+        f"{pad}  warehouse: {{writes: [{name}], reads: []}}\n",
+        f"{pad}  objectStore: {{reads: []}}\n",
     ]
     return insert_after(lines, end, entry)
 

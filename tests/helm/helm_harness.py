@@ -53,10 +53,11 @@ def _chart(path: str) -> helm_python.Chart:
 
 @functools.cache
 def _render_cached(
-    chart: str, values_json: str, name: str
+    chart: str, values_json: str, name: str, upgrade: bool
 ) -> tuple[tuple[str, str], ...]:
     rendered = _chart(chart).render(
-        json.loads(values_json), name=name, namespace=NAMESPACE
+        json.loads(values_json), name=name, namespace=NAMESPACE,
+        is_install=not upgrade, is_upgrade=upgrade,
     )
     return tuple(sorted(rendered.items()))
 
@@ -67,14 +68,17 @@ def render_chart(
     chart: Path = PLATFORM_CHART,
     name: str = PLATFORM_RELEASE,
     show_only: list[str] | None = None,
+    upgrade: bool = False,
 ) -> list[dict[str, Any]]:
     """Render `chart` and return its objects (deep copies; safe to mutate).
 
     `show_only` keeps only objects from those template paths, relative to the
-    chart (e.g. ["templates/daemon.yaml"]), like Airflow's helper.
+    chart (e.g. ["templates/daemon.yaml"]), like Airflow's helper. `upgrade`
+    renders as `helm upgrade` does (.Release.IsUpgrade), else as a first install.
+    Offline, `lookup` finds nothing: every generated Secret is new.
     """
     rendered = _render_cached(
-        str(chart), json.dumps(values or {}, sort_keys=True), name
+        str(chart), json.dumps(values or {}, sort_keys=True), name, upgrade
     )
     objects = []
     for path, text in rendered:

@@ -81,23 +81,15 @@ class TestWebserver:
         )
         assert checksum({"s3": {"region": "eu-west-1"}}) != base
 
-    def test_secrets_come_from_secret_refs(self) -> None:
+    def test_credentials_are_the_platform_principals_own_secret(self) -> None:
+        """Not the superuser's (s3.existingSecret is init's admin key): envFrom of its own Secret."""
         objects = render_chart({"s3": {"existingSecret": "s3-creds"}})
-        env = {
-            e["name"]: e
-            for e in container(objects, "Deployment", "dagster-platform-webserver")[
-                "env"
-            ]
-        }
-        assert (
-            env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
-            == "dagster-platform-postgres"
-        )
-        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
-            "name": "s3-creds",
-            "key": "AWS_SECRET_ACCESS_KEY",
-        }
-        assert all("value" not in e for e in env.values())
+        c = container(objects, "Deployment", "dagster-platform-webserver")
+        assert c["envFrom"] == [
+            {"configMapRef": {"name": "dagster-platform-env"}},
+            {"secretRef": {"name": "dagster-platform-platform-credentials"}},
+        ]
+        assert "env" not in c
 
 
 class TestDaemon:
@@ -170,7 +162,7 @@ class TestDaemon:
         assert not any(k.startswith("DAGSTER_RUN_RETENTION_") for k in shared)
         web = container(objects, "Deployment", "dagster-platform-webserver")
         assert not any(
-            e["name"].startswith("DAGSTER_RUN_RETENTION_") for e in web["env"]
+            e["name"].startswith("DAGSTER_RUN_RETENTION_") for e in web.get("env", [])
         )
 
     def test_uses_run_launcher_service_account(self) -> None:
@@ -249,68 +241,62 @@ class TestPostgres:
             ]
             == "pg.internal"
         )
+        # The superuser's Secret reaches the init Job only.
         env = {
             e["name"]: e
-            for e in container(objects, "Deployment", "dagster-platform-daemon")["env"]
+            for e in container(objects, "Job", "dagster-platform-init")["env"]
         }
         assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
             "name": "pg",
             "key": "pw",
         }
+        daemon = container(objects, "Deployment", "dagster-platform-daemon")
+        assert "DAGSTER_PG_PASSWORD" not in {e["name"] for e in daemon["env"]}
         instance = config_map_file(objects, "dagster-platform-instance", "dagster.yaml")
-        run_env = instance["run_launcher"]["config"]["run_k8s_config"][
-            "container_config"
-        ]["env"]
-        assert {
-            "name": "DAGSTER_PG_PASSWORD",
-            "value_from": {"secret_key_ref": {"name": "pg", "key": "pw"}},
-        } in run_env
+        assert "env" not in instance["run_launcher"]["config"]["run_k8s_config"]["container_config"]
 
 
-class TestMigrate:
-    def test_hook_before_rollout(self) -> None:
-        objects = render_chart(
-            {
-                "postgres": {
-                    "bundled": {"enabled": False},
-                    "host": "pg",
-                    "existingSecret": "pg",
-                }
-            },
-            show_only=["templates/migrate-job.yaml"],
-        )
-        job = find(objects, "Job")
-        assert (
-            job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-        )
-        assert pod_spec(job)["containers"][0]["command"] == [
-            "dagster",
-            "instance",
-            "migrate",
-        ]
-        cm = find(objects, "ConfigMap")
+EXTERNAL = {"postgres": {"bundled": {"enabled": False}, "host": "pg", "existingSecret": "pg"}}
+
+
+def hook_of(objects: list[dict], kind: str) -> str | None:
+    return (find(objects, kind, "dagster-platform-init")["metadata"].get("annotations") or {}).get("helm.sh/hook")
+
+
+class TestInit:
+    @pytest.mark.parametrize(("values", "upgrade"), [(EXTERNAL, False), (EXTERNAL, True), ({}, True)],
+                             ids=["external-install", "external-upgrade", "bundled-upgrade"])
+    def test_hook_before_rollout(self, values, upgrade) -> None:
+        objects = render_chart(values, show_only=["templates/init-job.yaml"], upgrade=upgrade)
+        job, cm = find(objects, "Job"), find(objects, "ConfigMap")
+        assert hook_of(objects, "Job") == hook_of(objects, "ConfigMap") == "pre-install,pre-upgrade"
         assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
             job["metadata"]["annotations"]["helm.sh/hook-weight"]
         )
+        assert pod_spec(job)["containers"][0]["command"] == ["python", "-m", "platformctl.init"]
         # The hook's own dagster.yaml is the instance's.
-        instance = find(
-            render_chart(
-                {
-                    "postgres": {
-                        "bundled": {"enabled": False},
-                        "host": "pg",
-                        "existingSecret": "pg",
-                    }
-                }
-            ),
-            "ConfigMap",
-            "dagster-platform-instance",
-        )
-        assert cm["data"] == instance["data"]
+        instance = find(render_chart(values, upgrade=upgrade), "ConfigMap", "dagster-platform-instance")
+        assert cm["data"]["dagster.yaml"] == instance["data"]["dagster.yaml"]
 
-    def test_bundled_postgres_migrates_on_upgrade_only(self) -> None:
-        job = find(render_chart(show_only=["templates/migrate-job.yaml"]), "Job")
-        assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+    def test_the_credentials_it_reads_are_created_by_an_earlier_hook(self) -> None:
+        """Hooks run before ordinary objects: a Secret init reads must exist before it, on install and upgrade."""
+        for upgrade in (False, True):
+            objects = render_chart(EXTERNAL, upgrade=upgrade)
+            init_weight = int(find(objects, "ConfigMap", "dagster-platform-init")["metadata"]["annotations"][
+                "helm.sh/hook-weight"])
+            read = {e["valueFrom"]["secretKeyRef"]["name"] for e in container(objects, "Job", "dagster-platform-init")[
+                "env"] if "valueFrom" in e} - {"pg"}
+            for name in read:
+                annotations = find(objects, "Secret", name)["metadata"]["annotations"]
+                assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade", name
+                assert int(annotations["helm.sh/hook-weight"]) < init_weight, name
+
+    def test_with_bundled_postgres_the_first_install_creates_it_with_the_release(self) -> None:
+        """A pre-install hook would run before the bundled Postgres exists."""
+        install = render_chart(show_only=["templates/init-job.yaml"])
+        assert hook_of(install, "Job") is None and hook_of(install, "ConfigMap") is None
+        upgrade = render_chart(show_only=["templates/init-job.yaml"], upgrade=True)
+        assert pod_spec(find(install, "Job")) == pod_spec(find(upgrade, "Job"))
 
     def test_inline_env_matches_env_configmap(self) -> None:
         objects = render_chart()
@@ -322,7 +308,9 @@ class TestMigrate:
         assert {k: job_env[k] for k in shared} == shared
 
     def test_can_be_disabled(self) -> None:
-        assert not find_all(render_chart({"migrate": {"enabled": False}}), "Job")
+        objects = render_chart({"init": {"enabled": False}})
+        assert not find_all(objects, "Job")
+        assert not [o for o in objects if o["metadata"]["name"] == "dagster-platform-init"]
 
 
 class TestIngress:
@@ -381,15 +369,15 @@ class TestCodeLocation:
         c = container(objects, "Deployment", "dagster-code-reports")
         assert c["envFrom"] == [
             {"configMapRef": {"name": "dagster-platform-env"}},
+            {"secretRef": {"name": "dagster-code-reports-credentials"}},
             {"configMapRef": {"name": "r-cfg"}},
             {"secretRef": {"name": "r-sec"}},
         ]
         ctx = json.loads(
             {e["name"]: e.get("value") for e in c["env"]}["DAGSTER_CONTAINER_CONTEXT"]
         )
-        assert ctx["k8s"]["env_config_maps"] == ["r-cfg"] and ctx["k8s"][
-            "env_secrets"
-        ] == ["r-sec"]
+        assert ctx["k8s"]["env_config_maps"] == ["r-cfg"]
+        assert ctx["k8s"]["env_secrets"] == ["dagster-code-reports-credentials", "r-sec"]
 
     def test_image_upgrade_touches_only_that_release(self) -> None:
         before = {loc: render_location(loc) for loc in LOCATIONS}
@@ -400,23 +388,27 @@ class TestCodeLocation:
         # The platform release does not name location images at all.
         assert "dagster-platform/ingest:" not in json.dumps(render_chart())
 
-    def test_optional_postgres_credentials(self) -> None:
-        def env(**overrides):
-            c = container(
-                render_location("transform", **overrides),
-                "Deployment",
-                "dagster-code-transform",
-            )
-            return {e["name"]: e for e in c["env"]}
+    def test_credentials_and_bucket_are_the_locations_own(self) -> None:
+        def of(**overrides):
+            c = container(render_location("transform", **overrides), "Deployment", "dagster-code-transform")
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            context = json.loads(env["DAGSTER_CONTAINER_CONTEXT"])["k8s"]
+            secrets = [e["secretRef"]["name"] for e in c["envFrom"] if "secretRef" in e]
+            return secrets, env["DATA_BUCKET"], context["env_secrets"], context["env_vars"]
 
-        assert "DAGSTER_PG_PASSWORD" not in env()
-        with_secret = env(
-            platform={"releaseName": "dagster-platform", "postgresSecret": "dagster-pg"}
-        )
-        assert with_secret["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-            "name": "dagster-pg",
-            "key": "password",
-        }
+        assert of() == (["dagster-code-transform-credentials"], "dagster-data-transform",
+                        ["dagster-code-transform-credentials"], ["DATA_BUCKET=dagster-data-transform"])
+        assert of(credentials={"existingSecret": "transform-vault"}, dataBucket="acme-transform") == (
+            ["transform-vault"], "acme-transform", ["transform-vault"], ["DATA_BUCKET=acme-transform"])
+
+    def test_a_location_name_with_underscores_maps_to_its_secret_and_bucket(self) -> None:
+        values = {**location_values("ingest"), "location": {"name": "my_loc", "module": "my_loc.definitions"}}
+        c = container(render_chart(values, chart=LOCATION_CHART, name="my-loc"), "Deployment", "dagster-code-my-loc")
+        assert {"secretRef": {"name": "dagster-code-my-loc-credentials"}} in c["envFrom"]
+        assert {"name": "DATA_BUCKET", "value": "dagster-data-my-loc"} in c["env"]
+        platform = render_chart({"codeLocations": [{"name": "my_loc", "host": "dagster-code-my-loc", "port": 4000}]})
+        secret = find(platform, "Secret", "dagster-code-my-loc-credentials")
+        assert secret["metadata"]["labels"]["dagster-platform/principal"] == "my_loc"
 
 
 # ------------------------------------------------------ across every workload

@@ -28,7 +28,7 @@ from helm_harness import (
     render_chart,
 )
 
-# What the platform pods get from the env ConfigMap and the Secrets.
+# What the platform pods get from the env ConfigMap and their credentials Secret.
 SECRET_ENV = {
     "DAGSTER_PG_USER": "dagster",
     "DAGSTER_PG_PASSWORD": "not-a-secret",
@@ -133,10 +133,13 @@ def test_env_configmap_carries_the_shared_contract() -> None:
         "DAGSTER_PG_DB",
         "WAREHOUSE_DB",
         "DAGSTER_LOGS_BUCKET",
-        "DATA_BUCKET",
+        "LANDING_BUCKET",
         "AWS_REGION",
         "DAGSTER_PLATFORM_ENV",
     } <= set(env)
+    # A location's own bucket comes from its release: run pods of every location read this map.
+    assert "DATA_BUCKET" not in env
+    assert env["LANDING_BUCKET"] == "dagster-landing"
     assert env["DAGSTER_PLATFORM_ENV"] == "k8s"
     assert env["WAREHOUSE_DB"] == "warehouse"
     compose_env = yaml.safe_load((REPO_ROOT / "docker/compose.yaml").read_text())["x-platform-env"]
@@ -219,6 +222,7 @@ def test_container_context_carries_env_and_secrets() -> None:
     assert {"config_map_ref": {"name": "ingest-settings"}} in container["env_from"]
     assert {"secret_ref": {"name": "ingest-api"}} in container["env_from"]
     assert {"name": "WAREHOUSE_DB", "value": "wh"} in container["env"]
+    assert {"secret_ref": {"name": "dagster-code-ingest-credentials"}} in container["env_from"]
     assert (
         context.run_k8s_config.pod_spec_config["service_account_name"] == "ingest-runs"
     )
@@ -231,9 +235,14 @@ def test_run_pod_gets_location_resources_and_platform_env(location, tmp_path) ->
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"] == location_values(location)["runResources"]
     assert container["image"] == f"ghcr.io/example/dagster-platform/{location}:0.1.0"
-    assert {"configMapRef": {"name": "dagster-platform-env"}} in container["envFrom"]
-    names = {e["name"] for e in container["env"]}
-    assert {"DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_HOME"} <= names
+    # The platform's plain settings, then the location's own credentials and bucket.
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "dagster-platform-env"}},
+        {"secretRef": {"name": f"dagster-code-{location}-credentials"}},
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DATA_BUCKET"] == f"dagster-data-{location}"
+    assert "DAGSTER_HOME" in env and "DAGSTER_PG_PASSWORD" not in env
     assert job["spec"]["ttlSecondsAfterFinished"] == 86400
     assert (
         job["spec"]["template"]["spec"]["serviceAccountName"] == "dagster-platform-run"

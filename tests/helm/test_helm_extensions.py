@@ -59,9 +59,10 @@ def test_pod_extras_land_in_the_pod(platform, name) -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"]["example.com/owner"] == component
     main = spec["containers"][0]
     assert main["name"] == component
-    # The platform's shared env first, then the component's own, in order.
+    # The platform's shared env and credentials first, then the component's own, in order.
     assert main["envFrom"] == [
         {"configMapRef": {"name": "dagster-platform-env"}},
+        {"secretRef": {"name": "dagster-platform-platform-credentials"}},
         {"configMapRef": {"name": f"{component}-settings"}},
         {"secretRef": {"name": f"{component}-secrets"}},
     ]
@@ -89,7 +90,7 @@ def test_a_sidecars_own_security_settings_are_kept_and_the_rest_filled_in() -> N
 def test_scheduling_defaults_reach_every_pod_and_a_components_own_setting_replaces_them(platform) -> None:
     pods = {o["metadata"]["name"]: pod_spec(o) for o in platform if o["kind"] in ("Deployment", "StatefulSet", "Job", "Pod")}
     assert set(pods) == {"dagster-platform-webserver", "dagster-platform-webserver-read-only",
-                         "dagster-platform-daemon", "dagster-platform-postgres", "dagster-platform-migrate",
+                         "dagster-platform-daemon", "dagster-platform-postgres", "dagster-platform-init",
                          "dagster-platform-test"}
     for name, spec in pods.items():
         expected = dict(SCHEDULING)
@@ -108,7 +109,8 @@ def test_nothing_extra_is_rendered_by_default() -> None:
     spec = pod_spec(find(render_chart(), "Deployment", "dagster-platform-webserver"))
     assert "initContainers" not in spec and len(spec["containers"]) == 1
     assert [v["name"] for v in spec["volumes"]] == ["dagster-home", "tmp", "instance", "workspace"]
-    assert spec["containers"][0]["envFrom"] == [{"configMapRef": {"name": "dagster-platform-env"}}]
+    assert spec["containers"][0]["envFrom"] == [{"configMapRef": {"name": "dagster-platform-env"}},
+                                                {"secretRef": {"name": "dagster-platform-platform-credentials"}}]
 
 
 # ------------------------------------------------------------ run pods
@@ -183,7 +185,9 @@ def test_run_k8s_config_is_in_the_container_context_in_dagster_k8s_keys() -> Non
 
 def test_without_run_settings_the_container_context_is_unchanged() -> None:
     context = json.loads(code_server_env("reports")["DAGSTER_CONTAINER_CONTEXT"])["k8s"]
-    assert set(context) == {"labels", "run_k8s_config"}
+    assert set(context) == {"labels", "env_secrets", "env_vars", "run_k8s_config"}
+    assert context["env_secrets"] == ["dagster-code-reports-credentials"]
+    assert context["env_vars"] == ["DATA_BUCKET=dagster-data-reports"]
     assert context["run_k8s_config"] == {"container_config": {"resources": {
         "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}}
 
@@ -201,6 +205,7 @@ def test_code_server_extras(location) -> None:
     main = spec["containers"][0]
     assert main["envFrom"] == [
         {"configMapRef": {"name": "dagster-platform-env"}},
+        {"secretRef": {"name": "dagster-code-ingest-credentials"}},
         {"configMapRef": {"name": "ingest-settings"}},
         {"secretRef": {"name": "ingest-secrets"}},
     ]

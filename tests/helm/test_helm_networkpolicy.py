@@ -88,7 +88,7 @@ def targets(policy: dict, pods: dict[str, dict[str, str]]) -> set[str]:
 
 
 def test_every_platform_workload_was_found(pods) -> None:
-    assert {"webserver", "webserver-read-only", "daemon", "postgres", "migrate"} <= set(
+    assert {"webserver", "webserver-read-only", "daemon", "postgres", "init"} <= set(
         pods
     )
 
@@ -115,7 +115,7 @@ def test_postgres_policy_targets_postgres(policies, pods) -> None:
 def test_platform_runs_and_code_servers_reach_postgres(policies, pods) -> None:
     sources = allowed_sources(policies["dagster-platform-postgres"], pods)
     assert sources == (
-        {"webserver", "webserver-read-only", "daemon", "migrate"}
+        {"webserver", "webserver-read-only", "daemon", "init"}
         | {f"run:{loc}" for loc in LOCATIONS}
         | {f"code:{loc}" for loc in LOCATIONS}
     )

@@ -37,6 +37,24 @@ class TestPlatformSchema:
             ({"runRetention": {"intervalSeconds": 0}}, "/runRetention/intervalSeconds"),
             ({"daemon": {"sensorLoopSeconds": 0.1}}, "/daemon/sensorLoopSeconds"),
             ({"daemon": {"sensorLoopSeconds": "1"}}, "/daemon/sensorLoopSeconds"),
+            ({"s3": {"landingBucket": "Landing_Files"}}, "/s3/landingBucket"),
+            ({"s3": {"legacyDataBucket": "x"}}, "/s3/legacyDataBucket"),
+            (
+                {"codeLocations": [{"name": "x", "host": "h", "port": 1, "dataBucket": "x_data"}]},
+                "/codeLocations/0/dataBucket",
+            ),
+            (
+                {"codeLocations": [{"name": "x", "host": "h", "port": 1, "warehouse": {"writes": ["Raw"]}}]},
+                "/codeLocations/0/warehouse/writes/0",
+            ),
+            (
+                {"codeLocations": [{"name": "x", "host": "h", "port": 1, "warehouse": {"reads": ["raw", "raw"]}}]},
+                "/codeLocations/0/warehouse/reads",
+            ),
+            (
+                {"codeLocations": [{"name": "x", "host": "h", "port": 1, "objectStore": {"reads": "landing"}}]},
+                "/codeLocations/0/objectStore/reads",
+            ),
         ],
     )
     def test_rejects_wrong_type(self, platform_chart, values, key) -> None:
@@ -50,6 +68,14 @@ class TestPlatformSchema:
             ({"postgres": {"passwrd": "x"}}, "passwrd"),
             ({"s3": {"bucket": "x"}}, "bucket"),
             ({"runRetention": {"day": 30}}, "day"),
+            # Removed in chart 0.3: each location has its own bucket and credentials.
+            ({"s3": {"dataBucket": "dagster-data"}}, "dataBucket"),
+            ({"migrate": {"enabled": True}}, "migrate"),
+            ({"platformCredentials": {"secretKeys": {}}}, "secretKeys"),
+            (
+                {"codeLocations": [{"name": "x", "host": "h", "port": 1, "warehouse": {"write": ["raw"]}}]},
+                "write",
+            ),
             (
                 {
                     "codeLocations": [
@@ -108,6 +134,23 @@ class TestLocationSchema:
         ):
             location_chart.validate_schema(values)
 
+    @pytest.mark.parametrize(("overrides", "key"), [
+        ({"dataBucket": "Ingest_Data"}, "/dataBucket"),
+        ({"credentials": {"existingSecret": 3}}, "/credentials/existingSecret"),
+    ])
+    def test_rejects_bad_credentials_and_bucket(self, location_chart, overrides, key) -> None:
+        with pytest.raises(helm_python.HelmValuesError, match=key):
+            location_chart.validate_schema({**location_values("ingest"), **overrides})
+
+    @pytest.mark.parametrize("overrides", [
+        {"platform": {"releaseName": "dagster-platform", "postgresSecret": "dagster-platform-postgres"}},
+        {"credentials": {"existingSecret": "x", "secretKeys": {}}},
+    ], ids=["platform.postgresSecret", "credentials.secretKeys"])
+    def test_rejects_removed_and_unknown_credentials_keys(self, location_chart, overrides) -> None:
+        """platform.postgresSecret (chart 0.2) handed the platform-wide Postgres Secret to a code server."""
+        with pytest.raises(helm_python.HelmValuesError, match="additional properties '(postgresSecret|secretKeys)' not allowed"):
+            location_chart.validate_schema({**location_values("ingest"), **overrides})
+
     def test_rejects_unknown_run_resources_key(self, location_chart) -> None:
         values = {**location_values("ingest"), "runResources": {"request": {}}}
         with pytest.raises(helm_python.HelmValuesError, match="'request' not allowed"):
@@ -115,6 +158,11 @@ class TestLocationSchema:
 
 
 # --- check-values.yaml guards: one negative test each, asserting the message ---
+
+
+def location(name: str, **extra) -> dict:
+    return {"name": name, "host": f"dagster-code-{name}", "port": 4000, **extra}
+
 
 PLATFORM_GUARDS = {
     "external postgres without secret": (
@@ -214,6 +262,89 @@ PLATFORM_GUARDS = {
         {"runLauncher": {"podLabels": {"dagster-platform/release": "other"}}},
         'runLauncher.podLabels must not set "dagster-platform/release"',
     ),
+    # Who holds which credential.
+    "platform credentials in the superuser's Secret": (
+        {"platformCredentials": {"existingSecret": "dagster-platform-postgres"}},
+        'platformCredentials.existingSecret: the Secret "dagster-platform-postgres" already holds the Postgres '
+        "superuser's password (postgres.existingSecret); each principal needs a Secret of its own",
+    ),
+    "location credentials in the admin key's Secret": (
+        {"s3": {"existingSecret": "s3-admin"}, "codeLocations": [location("ingest", credentialsSecret="s3-admin")]},
+        'codeLocations[ingest].credentialsSecret: the Secret "s3-admin" already holds the object store\'s admin key',
+    ),
+    "two locations sharing a Secret": (
+        {"codeLocations": [location("ingest", credentialsSecret="shared"),
+                           location("transform", credentialsSecret="shared")]},
+        'codeLocations[transform].credentialsSecret: the Secret "shared" already holds the credentials of location "ingest"',
+    ),
+    "a location using the platform's Secret": (
+        {"codeLocations": [location("ingest", credentialsSecret="dagster-platform-platform-credentials")]},
+        "already holds the credentials of the platform (webserver and daemon)",
+    ),
+    "the webserver given the superuser's Secret": (
+        {"webserver": {"envFrom": {"secrets": ["dagster-platform-postgres"]}}},
+        'webserver.envFrom.secrets must not list "dagster-platform-postgres": it holds the Postgres superuser\'s '
+        "password (postgres.existingSecret), which the webserver must not get",
+    ),
+    "the daemon given a location's Secret": (
+        {"daemon": {"envFrom": {"secrets": ["dagster-code-ingest-credentials"]}}},
+        'daemon.envFrom.secrets must not list "dagster-code-ingest-credentials": it holds the credentials of '
+        'location "ingest", which the daemon must not get',
+    ),
+    "every run given the platform's Secret": (
+        {"runLauncher": {"envFrom": {"secrets": ["dagster-platform-platform-credentials"]}}},
+        'runLauncher.envFrom.secrets must not list "dagster-platform-platform-credentials": it holds the credentials '
+        "of the platform (webserver and daemon), which every location's run pods must not get",
+    ),
+    "every run given the admin key": (
+        {"s3": {"existingSecret": "s3-admin"}, "runLauncher": {"envFrom": {"secrets": ["s3-admin"]}}},
+        'runLauncher.envFrom.secrets must not list "s3-admin": it holds the object store\'s admin key',
+    ),
+    "a location named platform": (
+        {"codeLocations": [location("platform")]},
+        'codeLocations: a location must not be named "platform"',
+    ),
+    # Grants, as platformctl.locations checks the declarations.
+    "a reserved schema": (
+        {"codeLocations": [location("ingest", warehouse={"writes": ["public"]})]},
+        'codeLocations[ingest].warehouse.writes: schema "public" is reserved',
+    ),
+    "a Postgres schema": (
+        {"codeLocations": [location("ingest", warehouse={"writes": ["pg_temp"]})]},
+        'codeLocations[ingest].warehouse.writes: schema "pg_temp" is reserved',
+    ),
+    "a schema with two owners": (
+        {"codeLocations": [location("ingest", warehouse={"writes": ["raw"]}),
+                           location("transform", warehouse={"writes": ["raw"]})]},
+        'codeLocations[transform].warehouse.writes: schema "raw" is already written by location "ingest"; '
+        "a schema has one owner",
+    ),
+    "a read of a schema nobody writes": (
+        {"codeLocations": [location("transform", warehouse={"reads": ["raw"]})]},
+        'codeLocations[transform].warehouse.reads: no location writes schema "raw"',
+    ),
+    "a read of its own schema": (
+        {"codeLocations": [location("ingest", warehouse={"writes": ["raw"], "reads": ["raw"]})]},
+        'codeLocations[ingest].warehouse.reads: "raw" is its own (listed in writes); list it once',
+    ),
+    "a read of its own bucket": (
+        {"codeLocations": [location("ingest", objectStore={"reads": ["ingest"]})]},
+        "codeLocations[ingest].objectStore.reads: its own bucket needs no declaration",
+    ),
+    "a read of a bucket that is no location's": (
+        {"codeLocations": [location("reports", objectStore={"reads": ["billing"]})]},
+        'codeLocations[reports].objectStore.reads: "billing" is neither "landing" nor a location',
+    ),
+    "two locations on one bucket": (
+        {"codeLocations": [location("ingest", dataBucket="acme-data"), location("transform", dataBucket="acme-data")]},
+        'the data bucket of location "transform" (codeLocations[transform].dataBucket): bucket "acme-data" is already '
+        'the data bucket of location "ingest"',
+    ),
+    "a location writing into the logs bucket": (
+        {"codeLocations": [location("ingest", dataBucket="dagster-logs")]},
+        'bucket "dagster-logs" is already s3.logsBucket (compute logs); compute logs, landing files and each '
+        "location need a bucket of their own",
+    ),
     "two run volumes of one name": (
         {"runLauncher": {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]}},
         'runLauncher.volumes: a volume named "a" is already in the pod',
@@ -276,6 +407,28 @@ LOCATION_GUARDS = {
     "volume named tmp": (
         {"volumes": [{"name": "tmp", "emptyDir": {}}]},
         'volumes: a volume named "tmp" is already in the pod',
+    ),
+    "another location's Secret": (
+        {"credentials": {"existingSecret": "dagster-code-reports-credentials"}},
+        'credentials.existingSecret "dagster-code-reports-credentials" is another location\'s credentials Secret; '
+        "this location's is dagster-code-ingest-credentials",
+    ),
+    "credentials listed again in envFrom": (
+        {"credentials": {"existingSecret": "ingest-vault"}, "envFrom": {"secrets": ["ingest-vault"]}},
+        'envFrom.secrets must not list "ingest-vault": a location\'s pods and runs get credentials only from '
+        "credentials.existingSecret",
+    ),
+    "another location's Secret in envFrom": (
+        {"envFrom": {"secrets": ["dagster-code-transform-credentials"]}},
+        'envFrom.secrets must not list "dagster-code-transform-credentials"',
+    ),
+    "a password in env": (
+        {"env": {"DAGSTER_PG_PASSWORD": "x"}},
+        "env must not set DAGSTER_PG_PASSWORD: credentials come from the Secret credentials.existingSecret names",
+    ),
+    "the bucket in env": (
+        {"env": {"DATA_BUCKET": "x"}},
+        "env must not set DATA_BUCKET: set dataBucket",
     ),
     "init container named like the code server": (
         {"initContainers": [{"name": "code-server", "image": "x:1", "resources": SMALL}]},

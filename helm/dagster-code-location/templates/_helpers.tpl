@@ -41,16 +41,18 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 
 {{/* DAGSTER_CONTAINER_CONTEXT: read by `dagster api grpc` and handed to
      the K8sRunLauncher with every run of this location, which merges it over the
-     launcher's own config (lists are appended, maps merged key by key).
+     launcher's own config (lists are appended, maps merged key by key). It gives
+     the location's runs its credentials Secret and bucket: the launcher's own
+     config holds no credential.
      runK8sConfig's keys are dagster_k8s' run_k8s_config keys in camelCase, as in
      Dagster's chart; runResources is its container_config.resources. */}}
 {{- define "dagster-code-location.containerContext" -}}
 {{- $k8s := dict "labels" (dict "dagster-platform/location" .Values.location.name) -}}
 {{- with .Values.envFrom.configMaps }}{{ $_ := set $k8s "env_config_maps" . }}{{ end -}}
-{{- with .Values.envFrom.secrets }}{{ $_ := set $k8s "env_secrets" . }}{{ end -}}
-{{- $envVars := list -}}
+{{- $_ := set $k8s "env_secrets" (prepend (.Values.envFrom.secrets | default list) (include "dagster-code-location.credentialsSecret" .)) -}}
+{{- $envVars := list (printf "DATA_BUCKET=%s" (include "dagster-code-location.dataBucket" .)) -}}
 {{- range $k, $v := .Values.env }}{{ $envVars = append $envVars (printf "%s=%v" $k $v) }}{{ end -}}
-{{- with $envVars }}{{ $_ := set $k8s "env_vars" . }}{{ end -}}
+{{- $_ := set $k8s "env_vars" $envVars -}}
 {{- with .Values.imagePullSecrets }}{{ $_ := set $k8s "image_pull_secrets" . }}{{ end -}}
 {{- with .Values.runServiceAccountName }}{{ $_ := set $k8s "service_account_name" . }}{{ end -}}
 {{- with .Values.volumes }}{{ $_ := set $k8s "volumes" . }}{{ end -}}
@@ -62,4 +64,14 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 {{- with .Values.runResources }}{{ $_ := set $run "container_config" (set (get $run "container_config" | default dict) "resources" .) }}{{ end -}}
 {{- with $run }}{{ $_ := set $k8s "run_k8s_config" . }}{{ end -}}
 {{- toJson (dict "k8s" $k8s) -}}
+{{- end -}}
+
+{{/* The location's credentials Secret: credentials.existingSecret, else the one the
+     platform release generates for it. */}}
+{{- define "dagster-code-location.credentialsSecret" -}}
+{{- .Values.credentials.existingSecret | default (printf "dagster-code-%s-credentials" (.Values.location.name | replace "_" "-")) -}}
+{{- end -}}
+
+{{- define "dagster-code-location.dataBucket" -}}
+{{- .Values.dataBucket | default (printf "dagster-data-%s" (.Values.location.name | replace "_" "-")) -}}
 {{- end -}}

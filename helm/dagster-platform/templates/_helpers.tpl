@@ -62,12 +62,58 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.serviceAccount.run.name | default (printf "%s-run" (include "dagster-platform.fullname" .)) -}}
 {{- end -}}
 
+{{/* The Postgres superuser's Secret: only the bundled Postgres and the init Job read it. */}}
 {{- define "dagster-platform.postgresSecret" -}}
 {{- if .Values.postgres.existingSecret -}}
 {{- .Values.postgres.existingSecret -}}
 {{- else -}}
 {{- include "dagster-platform.postgresName" . -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Principals: the platform (webserver and daemon) and one per code location,
+     each with a Secret of its own holding DAGSTER_PG_USER, DAGSTER_PG_PASSWORD
+     and optionally AWS keys (the contract with platformctl.init and the
+     dagster-code-location chart). A JSON list of {name, secret, generated}. */}}
+{{- define "dagster-platform.principals" -}}
+{{- $own := .Values.platformCredentials.existingSecret -}}
+{{- $list := list (dict "name" "platform" "secret" ($own | default (printf "%s-platform-credentials" (include "dagster-platform.fullname" .))) "generated" (not $own)) -}}
+{{- range .Values.codeLocations -}}
+{{- $list = append $list (dict "name" .name "secret" (include "dagster-platform.locationSecret" .) "generated" (not .credentialsSecret)) -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/* A codeLocations entry's Secret: credentialsSecret, else the one this chart
+     generates, dagster-code-<name>-credentials (the location chart's default). */}}
+{{- define "dagster-platform.locationSecret" -}}
+{{- .credentialsSecret | default (printf "dagster-code-%s-credentials" (.name | replace "_" "-")) -}}
+{{- end -}}
+
+{{- define "dagster-platform.platformSecret" -}}
+{{- (index (include "dagster-platform.principals" . | fromJsonArray) 0).secret -}}
+{{- end -}}
+
+{{/* A codeLocations entry's own bucket: dataBucket, else dagster-data-<name> (S3 names take no "_"). */}}
+{{- define "dagster-platform.dataBucket" -}}
+{{- .dataBucket | default (printf "dagster-data-%s" (.name | replace "_" "-")) -}}
+{{- end -}}
+
+{{/* init's grants.json (platformctl.init): the principals, each location's
+     warehouse schemas, and the buckets init creates when it has an admin key. */}}
+{{- define "dagster-platform.grants" -}}
+{{- $locations := list -}}
+{{- $buckets := list .Values.s3.logsBucket .Values.s3.landingBucket -}}
+{{- range .Values.codeLocations -}}
+{{- $warehouse := .warehouse | default dict -}}
+{{- $locations = append $locations (dict "name" .name "warehouse_writes" ($warehouse.writes | default list) "warehouse_reads" ($warehouse.reads | default list)) -}}
+{{- $buckets = append $buckets (include "dagster-platform.dataBucket" .) -}}
+{{- end -}}
+{{- $principals := list -}}
+{{- range include "dagster-platform.principals" . | fromJsonArray -}}
+{{- $principals = append $principals .name -}}
+{{- end -}}
+{{- toPrettyJson (dict "principals" $principals "locations" $locations "buckets" $buckets) -}}
 {{- end -}}
 
 {{- define "dagster-platform.postgresHost" -}}
@@ -87,8 +133,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Non-secret environment shared by webserver, daemon, migration and (through
-     env_config_maps) run pods. Names are the contract with docker/compose.yaml. */}}
+{{/* Non-secret environment shared by webserver, daemon, init and (through
+     env_config_maps) run pods. Names are the contract with docker/compose.yaml
+     (x-platform-env, and dagster.yaml's run_launcher env_vars). A location's own
+     bucket (DATA_BUCKET) comes from its release, never from here. */}}
 {{- define "dagster-platform.envData" -}}
 DAGSTER_HOME: {{ .Values.dagsterHome | quote }}
 DAGSTER_PLATFORM_ENV: {{ .Values.platformEnv | quote }}
@@ -97,7 +145,7 @@ DAGSTER_PG_PORT: {{ .Values.postgres.port | quote }}
 DAGSTER_PG_DB: {{ .Values.postgres.database | quote }}
 WAREHOUSE_DB: {{ .Values.postgres.warehouseDatabase | quote }}
 DAGSTER_LOGS_BUCKET: {{ .Values.s3.logsBucket | quote }}
-DATA_BUCKET: {{ .Values.s3.dataBucket | quote }}
+LANDING_BUCKET: {{ .Values.s3.landingBucket | quote }}
 AWS_REGION: {{ .Values.s3.region | quote }}
 {{- /* One glibc malloc arena per process, as in docker/compose.yaml (docs/performance.md). */}}
 MALLOC_ARENA_MAX: "1"
@@ -109,8 +157,11 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* Secret-backed env as a container `env` list (Kubernetes camelCase). */}}
-{{- define "dagster-platform.secretEnv" -}}
+{{/* init's credentials as a container `env` list: the superuser, each principal's
+     login and password (platformctl.init names: <P>_PG_USER, <P>_PG_PASSWORD,
+     <P>_PG_PASSWORD_PREVIOUS while a rotation keeps the old slot), and the
+     object store's admin key when s3.existingSecret names one. */}}
+{{- define "dagster-platform.initSecretEnv" -}}
 - name: DAGSTER_PG_USER
   valueFrom:
     secretKeyRef:
@@ -121,41 +172,34 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
     secretKeyRef:
       name: {{ include "dagster-platform.postgresSecret" . }}
       key: {{ .Values.postgres.secretKeys.password }}
-{{- if .Values.s3.existingSecret }}
-- name: AWS_ACCESS_KEY_ID
+{{- range include "dagster-platform.principals" . | fromJsonArray }}
+{{- $prefix := upper .name }}
+- name: {{ $prefix }}_PG_USER
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.s3.existingSecret }}
-      key: {{ .Values.s3.secretKeys.accessKeyId }}
-- name: AWS_SECRET_ACCESS_KEY
+      name: {{ .secret }}
+      key: DAGSTER_PG_USER
+- name: {{ $prefix }}_PG_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.s3.existingSecret }}
-      key: {{ .Values.s3.secretKeys.secretAccessKey }}
+      name: {{ .secret }}
+      key: DAGSTER_PG_PASSWORD
+- name: {{ $prefix }}_PG_PASSWORD_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: DAGSTER_PG_PASSWORD_PREVIOUS
+      optional: true
 {{- end }}
-{{- end -}}
-
-{{/* The same secret-backed env in the snake_case form dagster_k8s's run_k8s_config expects. */}}
-{{- define "dagster-platform.secretEnvSnake" -}}
-- name: DAGSTER_PG_USER
-  value_from:
-    secret_key_ref:
-      name: {{ include "dagster-platform.postgresSecret" . }}
-      key: {{ .Values.postgres.secretKeys.username }}
-- name: DAGSTER_PG_PASSWORD
-  value_from:
-    secret_key_ref:
-      name: {{ include "dagster-platform.postgresSecret" . }}
-      key: {{ .Values.postgres.secretKeys.password }}
 {{- if .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
-  value_from:
-    secret_key_ref:
+  valueFrom:
+    secretKeyRef:
       name: {{ .Values.s3.existingSecret }}
       key: {{ .Values.s3.secretKeys.accessKeyId }}
 - name: AWS_SECRET_ACCESS_KEY
-  value_from:
-    secret_key_ref:
+  valueFrom:
+    secretKeyRef:
       name: {{ .Values.s3.existingSecret }}
       key: {{ .Values.s3.secretKeys.secretAccessKey }}
 {{- end }}
@@ -210,6 +254,8 @@ run_launcher:
       {{- range .Values.runLauncher.envFrom.configMaps }}
       - {{ . | quote }}
       {{- end }}
+    # No credential here: each location's container context adds its own Secret
+    # to its runs (dagster-code-location credentials.existingSecret).
     {{- with .Values.runLauncher.envFrom.secrets }}
     env_secrets:
       {{- toYaml . | nindent 6 }}
@@ -234,8 +280,6 @@ run_launcher:
       container_config:
         resources:
           {{- toYaml .Values.runLauncher.runResources | nindent 10 }}
-        env:
-          {{- include "dagster-platform.secretEnvSnake" . | nindent 10 }}
         security_context:
           run_as_non_root: true
           allow_privilege_escalation: false
@@ -334,6 +378,6 @@ load_from:
 
 {{/* Rolls webserver and daemon pods when any config they read changes. */}}
 {{- define "dagster-platform.configChecksum" -}}
-{{- $cfg := dict "instance" (include "dagster-platform.instanceYaml" .) "workspace" (include "dagster-platform.workspaceYaml" .) "env" (include "dagster-platform.envData" .) "secretEnv" (include "dagster-platform.secretEnv" .) -}}
+{{- $cfg := dict "instance" (include "dagster-platform.instanceYaml" .) "workspace" (include "dagster-platform.workspaceYaml" .) "env" (include "dagster-platform.envData" .) "credentials" (include "dagster-platform.platformSecret" .) -}}
 {{- toJson $cfg | sha256sum -}}
 {{- end -}}
