@@ -83,6 +83,12 @@ def connect(database: str):
         if "password authentication failed" in str(exc):
             # Postgres reads POSTGRES_PASSWORD only when it creates an empty data
             # volume; a later .env (a fresh clone, a deleted .env) does not change it.
+            if os.environ.get("KUBERNETES_SERVICE_HOST"):
+                raise Fatal(
+                    f"Postgres rejected the password for user {user!r}: the Postgres Secret "
+                    "(postgres.existingSecret, or the one the chart generated) does not hold the password the "
+                    "database was created with. Put the original password back in that Secret."
+                ) from exc
             raise Fatal(
                 f"Postgres rejected the password for user {user!r}. The data volume {PGDATA_VOLUME} was "
                 "created with another POSTGRES_PASSWORD than the one in .env now. Put the original password "
@@ -129,7 +135,8 @@ def provision_instance(spec: dict) -> None:
     conn = connect(database)
     try:
         apply(conn, provision.instance_grants_plan())
-        apply(conn, provision.auth_lookup_plan(database))
+        if os.environ.get(pr.PGBOUNCER_PASSWORD):
+            apply(conn, provision.auth_lookup_plan(database))
     finally:
         conn.close()
 
@@ -149,7 +156,8 @@ def provision_warehouse(spec: dict) -> None:
         owned = [s for loc in spec["locations"] for s in loc["warehouse_writes"]]
         relations = rows(conn, RELATIONS, owned)
         apply(conn, provision.warehouse_plan(warehouse, spec, schemas, relations))
-        apply(conn, provision.auth_lookup_plan(warehouse))
+        if os.environ.get(pr.PGBOUNCER_PASSWORD):
+            apply(conn, provision.auth_lookup_plan(warehouse))
     finally:
         conn.close()
     log(f"warehouse schemas and grants in place ({', '.join(owned)})")
@@ -159,7 +167,7 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=require("S3_ENDPOINT_URL"),
+    return boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,  # unset: AWS S3
                         region_name=os.environ.get("AWS_REGION", "us-east-1"),
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}))
 

@@ -67,9 +67,10 @@ def role_plan(existing_roles: set[str], spec: dict, passwords: dict[str, str]) -
 
     ensure(pr.INSTANCE_OWNER, login=False)
     ensure(pr.INSTANCE_RW, login=False)
-    ensure(pr.PGBOUNCER_USER, login=True)
-    plan.add(f"ALTER ROLE {ident(pr.PGBOUNCER_USER)} NOINHERIT PASSWORD %s CONNECTION LIMIT 10",
-             passwords[pr.PGBOUNCER_PASSWORD])
+    if passwords.get(pr.PGBOUNCER_PASSWORD):  # a deployment without PgBouncer has no such login
+        ensure(pr.PGBOUNCER_USER, login=True)
+        plan.add(f"ALTER ROLE {ident(pr.PGBOUNCER_USER)} NOINHERIT PASSWORD %s CONNECTION LIMIT 10",
+                 passwords[pr.PGBOUNCER_PASSWORD])
     for name in spec["principals"]:
         principal = pr.Principal(name)
         group = principal.group_role
