@@ -201,7 +201,10 @@ PLATFORM_VALUE_SETS: dict[str, dict[str, Any]] = {
             "tagConcurrencyLimits": [{"key": "dagster/backfill", "limit": 3}]
         },
         "extraEnv": {"EXTRA_FLAG": "1"},
+        "pgbouncer": {"existingSecret": "dagster-pgbouncer", "replicas": 2, "maxDbConnections": 20},
     },
+    # Every pod straight to Postgres, as before chart 0.4.
+    "no-pgbouncer": {"pgbouncer": {"enabled": False}},
     # Every extension point at once, with the chart-wide scheduling defaults.
     "extensions": {
         **SCHEDULING,

@@ -7,6 +7,7 @@ import json
 import pytest
 from helm_harness import (
     LOCATION_CHART,
+    build_run_job,
     LOCATIONS,
     all_rendered_sets,
     config_map_file,
@@ -29,9 +30,7 @@ class TestWebserver:
         objects = render_chart(show_only=["templates/webserver.yaml"])
         c = container(objects, "Deployment", "dagster-platform-webserver")
         assert c["command"] == [
-            "python",
-            "-m",
-            "platform_services.webserver",
+            "dagster-webserver",
             "-h",
             "0.0.0.0",
             "-p",
@@ -102,68 +101,22 @@ class TestDaemon:
         assert d["spec"]["replicas"] == 1
         assert d["spec"]["strategy"] == {"type": "Recreate"}
         c = pod_spec(d)["containers"][0]
-        assert c["command"] == [
-            "python",
-            "-m",
-            "platform_services.daemon",
-            "run",
-            "-w",
-            "/opt/dagster/dagster_home/workspace.yaml",
-        ]
+        # Dagster's own daemon, with nothing of ours around it (docs/adr/0005).
+        assert c["command"] == ["dagster-daemon", "run", "-w", "/opt/dagster/dagster_home/workspace.yaml"]
         assert c["livenessProbe"]["exec"]["command"] == [
             "dagster-daemon",
             "liveness-check",
         ]
+        # Run-history retention is the housekeeping location's schedule; the sensor loop is Dagster's.
+        assert "env" not in c
 
-    def test_run_retention_settings_reach_the_daemon(self) -> None:
-        def retention_env(values):
-            c = container(
-                render_chart(values, show_only=["templates/daemon.yaml"]),
-                "Deployment",
-                "dagster-platform-daemon",
-            )
-            return {
-                e["name"]: e["value"]
-                for e in c["env"]
-                if e["name"].startswith("DAGSTER_RUN_RETENTION_")
-            }
+    def test_retention_and_sensor_loop_values_are_gone(self) -> None:
+        """Chart 0.4 removed them: the schema refuses them rather than ignoring them."""
+        import helm_python
 
-        assert retention_env({}) == {
-            "DAGSTER_RUN_RETENTION_DAYS": "90",
-            "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "3600",
-        }
-        assert retention_env(
-            {"runRetention": {"days": 0, "intervalSeconds": 600}}
-        ) == {
-            "DAGSTER_RUN_RETENTION_DAYS": "0",
-            "DAGSTER_RUN_RETENTION_INTERVAL_SECONDS": "600",
-        }
-
-    def test_rendered_retention_settings_pass_the_daemons_own_check(self) -> None:
-        from platform_services.retention import RetentionSettings, settings_from_env
-
-        c = container(render_chart(), "Deployment", "dagster-platform-daemon")
-        env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
-        assert settings_from_env(env) == RetentionSettings(
-            days=90, interval_seconds=3600
-        )
-
-    def test_the_sensor_loop_setting_reaches_the_daemon_and_passes_its_check(self) -> None:
-        from platform_services.daemon import sensor_loop_seconds
-
-        for values, expected in (({}, 1.0), ({"daemon": {"sensorLoopSeconds": 2.5}}, 2.5)):
-            c = container(render_chart(values), "Deployment", "dagster-platform-daemon")
-            env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
-            assert sensor_loop_seconds(env) == expected
-
-    def test_only_the_daemon_gets_the_retention_settings(self) -> None:
-        objects = render_chart()
-        shared = find(objects, "ConfigMap", "dagster-platform-env")["data"]
-        assert not any(k.startswith("DAGSTER_RUN_RETENTION_") for k in shared)
-        web = container(objects, "Deployment", "dagster-platform-webserver")
-        assert not any(
-            e["name"].startswith("DAGSTER_RUN_RETENTION_") for e in web.get("env", [])
-        )
+        for values in ({"runRetention": {"days": 30, "intervalSeconds": 3600}}, {"daemon": {"sensorLoopSeconds": 1}}):
+            with pytest.raises(helm_python.HelmValuesError, match="additional properties '(runRetention|sensorLoopSeconds)'"):
+                render_chart(values)
 
     def test_uses_run_launcher_service_account(self) -> None:
         objects = render_chart()
@@ -235,13 +188,11 @@ class TestPostgres:
             }
         )
         assert not find_all(objects, "StatefulSet")
-        assert (
-            find(objects, "ConfigMap", "dagster-platform-env")["data"][
-                "DAGSTER_PG_HOST"
-            ]
-            == "pg.internal"
-        )
-        # The superuser's Secret reaches the init Job only.
+        # Dagster's processes go through PgBouncer, which points at the external server.
+        assert find(objects, "ConfigMap", "dagster-platform-env")["data"]["DAGSTER_PG_HOST"] == "dagster-platform-pgbouncer"
+        ini = find(objects, "ConfigMap", "dagster-platform-pgbouncer")["data"]["pgbouncer.ini"]
+        assert "* = host=pg.internal port=5432\n" in ini
+        # The superuser's Secret reaches the init Job only, which goes to Postgres directly.
         env = {
             e["name"]: e
             for e in container(objects, "Job", "dagster-platform-init")["env"]
@@ -250,10 +201,110 @@ class TestPostgres:
             "name": "pg",
             "key": "pw",
         }
+        assert env["DAGSTER_PG_HOST"]["value"] == "pg.internal"
         daemon = container(objects, "Deployment", "dagster-platform-daemon")
-        assert "DAGSTER_PG_PASSWORD" not in {e["name"] for e in daemon["env"]}
+        assert "DAGSTER_PG_PASSWORD" not in {e["name"] for e in daemon.get("env", [])}
         instance = config_map_file(objects, "dagster-platform-instance", "dagster.yaml")
         assert "env" not in instance["run_launcher"]["config"]["run_k8s_config"]["container_config"]
+
+
+PGBOUNCER = "dagster-platform-pgbouncer"
+NO_PGBOUNCER = {"pgbouncer": {"enabled": False}}
+
+
+def init_env(objects: list[dict]) -> dict[str, dict]:
+    return {e["name"]: e for e in container(objects, "Job", "dagster-platform-init")["env"]}
+
+
+class TestPgBouncer:
+    def test_every_dagster_process_goes_through_it_and_init_goes_direct(self) -> None:
+        objects = render_chart()
+        env = find(objects, "ConfigMap", "dagster-platform-env")["data"]
+        assert (env["DAGSTER_PG_HOST"], env["DAGSTER_PG_PORT"]) == (PGBOUNCER, "6432")
+        service = find(objects, "Service", PGBOUNCER)["spec"]
+        assert service["ports"] == [{"name": "pgbouncer", "port": 6432, "targetPort": "pgbouncer", "protocol": "TCP"}]
+        init = init_env(objects)
+        assert (init["DAGSTER_PG_HOST"]["value"], init["DAGSTER_PG_PORT"]["value"]) == ("dagster-platform-postgres", "5432")
+        # init gives the lookup login its password (and creates its function) only when it gets one.
+        assert init["PGBOUNCER_AUTH_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": PGBOUNCER, "key": "password"}
+
+    def test_disabled_every_pod_goes_to_postgres_and_init_creates_no_lookup_login(self) -> None:
+        objects = render_chart(NO_PGBOUNCER)
+        assert not [o for o in objects if o["metadata"]["name"] == PGBOUNCER]
+        env = find(objects, "ConfigMap", "dagster-platform-env")["data"]
+        assert (env["DAGSTER_PG_HOST"], env["DAGSTER_PG_PORT"]) == ("dagster-platform-postgres", "5432")
+        assert "PGBOUNCER_AUTH_PASSWORD" not in init_env(objects)
+        external = render_chart({**NO_PGBOUNCER, "postgres": {"bundled": {"enabled": False}, "host": "pg.internal",
+                                                              "port": 6543, "existingSecret": "pg"}})
+        env = find(external, "ConfigMap", "dagster-platform-env")["data"]
+        assert (env["DAGSTER_PG_HOST"], env["DAGSTER_PG_PORT"]) == ("pg.internal", "6543")
+
+    def test_pod_runs_the_pinned_image_as_its_own_user(self) -> None:
+        deployment = find(render_chart(), "Deployment", PGBOUNCER)
+        spec = pod_spec(deployment)
+        c = spec["containers"][0]
+        assert c["image"] == "docker.io/edoburu/pgbouncer:v1.25.2-p0"
+        assert c["command"] == ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]
+        assert spec["securityContext"]["runAsUser"] == 70 and spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["tcpSocket"] == {"port": "pgbouncer"}
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        assert mounts["/etc/pgbouncer"] == "config" and mounts["/run/secrets/platform"] == "userlist"
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["config"]["configMap"]["name"] == PGBOUNCER
+        # The password is written to memory, never to the node's disk.
+        assert volumes["userlist"]["emptyDir"]["medium"] == "Memory"
+        digest = "sha256:" + "b" * 64
+        pinned = find(render_chart({"pgbouncer": {"image": {"registry": "r.example", "repository": "pgbouncer",
+                                                             "tag": "1", "digest": digest}}}), "Deployment", PGBOUNCER)
+        assert pod_spec(pinned)["containers"][0]["image"] == f"r.example/pgbouncer@{digest}"
+
+    @pytest.mark.parametrize("password", ["s3cr3tPassw0rd", 'with "quotes" and spaces\n'])
+    def test_the_userlist_it_writes_holds_the_lookup_login_and_its_password(self, tmp_path, password) -> None:
+        """The init container's own command, run here with its mounts in a temporary folder."""
+        import subprocess
+
+        spec = pod_spec(find(render_chart(), "Deployment", PGBOUNCER))
+        [init] = spec["initContainers"]
+        secret, userlist = tmp_path / "secret", tmp_path / "userlist"
+        secret.mkdir()
+        userlist.mkdir()
+        (secret / "password").write_text(password)
+        mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+        script = init["command"][2].replace(mounts["secret"], str(secret)).replace(mounts["userlist"], str(userlist))
+        subprocess.run([*init["command"][:2], script], check=True, timeout=30)
+        # PgBouncer's auth_file format: "user" "password", a '"' in either doubled.
+        expected = password.rstrip("\n").replace('"', '""')
+        assert (userlist / "userlist.txt").read_text() == f'"dagster_pgbouncer" "{expected}"\n'
+        assert (userlist / "userlist.txt").stat().st_mode & 0o077 == 0
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["secret"]["secret"] == {"secretName": PGBOUNCER, "items": [{"key": "password", "path": "password"}]}
+
+    def test_generated_secret_is_kept_and_made_before_init(self) -> None:
+        objects = render_chart()
+        secret = find(objects, "Secret", PGBOUNCER)
+        assert set(secret["data"]) == {"password"}
+        annotations = secret["metadata"]["annotations"]
+        assert annotations["helm.sh/resource-policy"] == "keep"
+        assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+    def test_an_existing_secret_replaces_the_generated_one(self) -> None:
+        objects = render_chart({"pgbouncer": {"existingSecret": "pgb-vault", "secretKeys": {"password": "pw"}}})
+        assert not [s for s in find_all(objects, "Secret") if s["metadata"]["name"] == PGBOUNCER]
+        volumes = {v["name"]: v for v in pod_spec(find(objects, "Deployment", PGBOUNCER))["volumes"]}
+        assert volumes["secret"]["secret"] == {"secretName": "pgb-vault", "items": [{"key": "pw", "path": "password"}]}
+        assert init_env(objects)["PGBOUNCER_AUTH_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "pgb-vault", "key": "pw"}
+
+    def test_pool_sizes_follow_values(self) -> None:
+        ini = find(render_chart({"pgbouncer": {"maxClientConn": 500, "defaultPoolSize": 5, "maxDbConnections": 90}}),
+                   "ConfigMap", PGBOUNCER)["data"]["pgbouncer.ini"]
+        assert {"max_client_conn = 500", "default_pool_size = 5", "max_db_connections = 90"} <= set(ini.splitlines())
+
+    def test_budget_can_be_turned_off(self) -> None:
+        objects = render_chart({"pgbouncer": {"pdb": {"enabled": False, "maxUnavailable": 1}}})
+        assert not [p for p in find_all(objects, "PodDisruptionBudget") if p["metadata"]["name"] == PGBOUNCER]
+        assert find(render_chart(), "PodDisruptionBudget", PGBOUNCER)["spec"]["maxUnavailable"] == 1
 
 
 EXTERNAL = {"postgres": {"bundled": {"enabled": False}, "host": "pg", "existingSecret": "pg"}}
@@ -298,14 +349,16 @@ class TestInit:
         upgrade = render_chart(show_only=["templates/init-job.yaml"], upgrade=True)
         assert pod_spec(find(install, "Job")) == pod_spec(find(upgrade, "Job"))
 
-    def test_inline_env_matches_env_configmap(self) -> None:
-        objects = render_chart()
+    @pytest.mark.parametrize("values", [{}, NO_PGBOUNCER], ids=["pgbouncer", "no-pgbouncer"])
+    def test_inline_env_matches_env_configmap_but_goes_to_postgres_directly(self, values) -> None:
+        objects = render_chart(values)
         job_env = {
             e["name"]: e.get("value")
             for e in pod_spec(find(objects, "Job"))["containers"][0]["env"]
         }
         shared = find(objects, "ConfigMap", "dagster-platform-env")["data"]
-        assert {k: job_env[k] for k in shared} == shared
+        direct = {"DAGSTER_PG_HOST": "dagster-platform-postgres", "DAGSTER_PG_PORT": "5432"}
+        assert {k: job_env[k] for k in shared} == {**shared, **direct}
 
     def test_can_be_disabled(self) -> None:
         objects = render_chart({"init": {"enabled": False}})
@@ -401,6 +454,25 @@ class TestCodeLocation:
         assert of(credentials={"existingSecret": "transform-vault"}, dataBucket="acme-transform") == (
             ["transform-vault"], "acme-transform", ["transform-vault"], ["DATA_BUCKET=acme-transform"])
 
+    def test_other_locations_buckets_it_declares_reach_its_code_server_and_runs(self, tmp_path) -> None:
+        """housekeeping reads ingest's archive: INGEST_BUCKET, from objectStore, never typed into env."""
+        env = {e["name"]: e.get("value") for e in container(render_location("housekeeping"), "Deployment",
+                                                             "dagster-code-housekeeping")["env"]}
+        assert env["INGEST_BUCKET"] == "dagster-data-ingest"
+        assert "LANDING_BUCKET" not in env  # the platform's env ConfigMap holds it
+        context = json.loads(env["DAGSTER_CONTAINER_CONTEXT"])["k8s"]
+        assert context["env_vars"][:2] == ["DATA_BUCKET=dagster-data-housekeeping", "INGEST_BUCKET=dagster-data-ingest"]
+        job = build_run_job("housekeeping", tmp_path)
+        run_env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert run_env["INGEST_BUCKET"] == "dagster-data-ingest"
+        assert run_env["DAGSTER_RUN_RETENTION_DAYS"] == "90"
+
+    def test_a_renamed_bucket_of_another_location_follows_bucket_names(self) -> None:
+        store = {"reads": ["ingest", "my_loc"], "writes": ["landing"], "bucketNames": {"ingest": "acme-ingest"}}
+        env = {e["name"]: e.get("value") for e in container(render_location("housekeeping", objectStore=store),
+                                                             "Deployment", "dagster-code-housekeeping")["env"]}
+        assert (env["INGEST_BUCKET"], env["MY_LOC_BUCKET"]) == ("acme-ingest", "dagster-data-my-loc")
+
     def test_a_location_name_with_underscores_maps_to_its_secret_and_bucket(self) -> None:
         values = {**location_values("ingest"), "location": {"name": "my_loc", "module": "my_loc.definitions"}}
         c = container(render_chart(values, chart=LOCATION_CHART, name="my-loc"), "Deployment", "dagster-code-my-loc")
@@ -429,8 +501,8 @@ def test_every_disruption_budget_selects_exactly_one_workloads_pods(name, object
 
 @pytest.mark.parametrize(("chart", "kind", "workload", "change"), [
     ("platform", "Deployment", "dagster-platform-daemon", {"runCoordinator": {"maxConcurrentRuns": 3}}),
-    ("platform", "Deployment", "dagster-platform-webserver", {"postgres": {"pool": {
-        "size": 3, "maxOverflow": 8, "recycleSeconds": 3600}}}),
+    ("platform", "Deployment", "dagster-platform-webserver", {"runMonitoring": {"maxRuntimeSeconds": 3600}}),
+    ("platform", "Deployment", "dagster-platform-pgbouncer", {"pgbouncer": {"defaultPoolSize": 20}}),
     ("location", "Deployment", "dagster-code-ingest", {"env": {"EXTRA": "1"}}),
 ])
 def test_a_config_change_rolls_the_workloads_pods(chart, kind, workload, change) -> None:

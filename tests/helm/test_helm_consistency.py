@@ -73,31 +73,88 @@ def test_values_files_are_named_after_their_location() -> None:
         assert values["image"]["repository"] == f"dagster-platform/{path.stem}"
 
 
-def test_helm_instance_matches_compose_instance_where_it_should() -> None:
-    """Storage, coordinator, compute logs and telemetry agree with the compose dagster.yaml."""
+# Where the Helm chart's dagster.yaml may differ from compose's, and why. Everything
+# else, every section and key, must be equal (with the chart's default values).
+INSTANCE_DIFFERENCES = {
+    # Docker containers vs Kubernetes Jobs (docs/adr/0002).
+    ("run_launcher",): "compose launches runs as Docker containers, Kubernetes as Jobs",
+    # Every pod has a read-only root: the manager's local buffer goes to the /tmp emptyDir.
+    ("compute_logs", "config", "local_dir"): "read-only root filesystem in Kubernetes pods",
+    # A run pod may wait for a node and pull its image before it starts (runMonitoring.startTimeoutSeconds).
+    ("run_monitoring", "start_timeout_seconds"): "pods take longer to start than containers",
+}
+
+
+def without(config: dict, paths) -> dict:
+    import copy
+
+    config = copy.deepcopy(config)
+    for path in paths:
+        parent = config
+        for key in path[:-1]:
+            parent = parent.get(key, {})
+        parent.pop(path[-1], None)
+    return config
+
+
+def at(config: dict, path) -> object:
+    for key in path:
+        config = (config or {}).get(key)
+    return config
+
+
+def helm_instance(values: dict | None = None) -> dict:
     from helm_harness import config_map_file, render_chart
 
+    # compose's object store has an endpoint; with s3.endpointUrl the chart adds the same key.
+    values = {"s3": {"endpointUrl": "http://s3:8333"}, **(values or {})}
+    return config_map_file(render_chart(values), "dagster-platform-instance", "dagster.yaml")
+
+
+def test_helm_instance_is_compose_instance_but_for_the_named_differences() -> None:
+    """Storage, run queue, sensors, schedules, compute logs, run monitoring and retries,
+    tick retention and telemetry: the chart's dagster.yaml (default values) is compose's."""
     compose_instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    helm_instance = config_map_file(
-        render_chart({"s3": {"endpointUrl": "http://s3:8333"}}),
-        "dagster-platform-instance",
-        "dagster.yaml",
-    )
-    assert helm_instance["storage"] == compose_instance["storage"]
-    for section in ("run_coordinator", "compute_logs"):
-        assert helm_instance[section]["module"] == compose_instance[section]["module"]
-        assert helm_instance[section]["class"] == compose_instance[section]["class"]
-    assert (
-        helm_instance["compute_logs"]["config"]["bucket"]
-        == compose_instance["compute_logs"]["config"]["bucket"]
-    )
-    assert (
-        helm_instance["telemetry"]
-        == compose_instance["telemetry"]
-        == {"enabled": False}
-    )
-    # Tick history is purged the same way under both.
-    assert helm_instance["retention"] == compose_instance["retention"]
+    helm = helm_instance()
+    assert set(helm) == set(compose_instance)
+    assert without(helm, INSTANCE_DIFFERENCES) == without(compose_instance, INSTANCE_DIFFERENCES)
+    # Each named difference is a real one: a stale entry would hide the next drift.
+    for path in INSTANCE_DIFFERENCES:
+        assert at(helm, path) != at(compose_instance, path), path
+
+
+def test_the_comparison_catches_a_drift() -> None:
+    """Not vacuous: a changed limit or a key only one side has is a difference."""
+    compose_instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    changed = helm_instance({"runCoordinator": {"maxConcurrentRuns": 3}})
+    assert without(changed, INSTANCE_DIFFERENCES) != without(compose_instance, INSTANCE_DIFFERENCES)
+    renamed = helm_instance({"runCoordinator": {"tagConcurrencyLimits": [
+        {"key": "dagster-platform/location", "value": {"applyLimitPerUniqueValue": True}, "limit": 4}]}})
+    assert without(renamed, INSTANCE_DIFFERENCES) != without(compose_instance, INSTANCE_DIFFERENCES)
+
+
+def test_pgbouncer_ini_is_composes_but_for_the_postgres_it_points_at() -> None:
+    """The chart's pgbouncer.ini (default values) and platformctl.credentials.pgbouncer_ini(),
+    compared setting by setting; only [databases] names another host."""
+    import configparser
+
+    from helm_harness import find, render_chart
+    from platformctl import principals as pr
+    from platformctl.credentials import PGBOUNCER_USERS_FILE, SECRETS_MOUNT, pgbouncer_ini
+
+    def parse(text: str) -> dict[str, dict[str, str]]:
+        parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";",))
+        parser.optionxform = str  # keys as written
+        parser.read_string(text)
+        return {section: dict(parser[section]) for section in parser.sections()}
+
+    helm = parse(find(render_chart(), "ConfigMap", "dagster-platform-pgbouncer")["data"]["pgbouncer.ini"])
+    compose = parse(pgbouncer_ini())
+    assert helm["pgbouncer"] == compose["pgbouncer"]
+    assert compose["pgbouncer"]["auth_user"] == pr.PGBOUNCER_USER
+    assert compose["pgbouncer"]["auth_file"] == f"{SECRETS_MOUNT}/{PGBOUNCER_USERS_FILE}"
+    assert compose["databases"] == {"*": "host=postgres port=5432"}
+    assert helm["databases"] == {"*": "host=dagster-platform-postgres port=5432"}
 
 
 # --- Grants and credentials: the Helm values agree with the locations' declarations
@@ -146,6 +203,33 @@ def test_a_grant_that_differs_from_the_declaration_is_named() -> None:
         "codeLocations[transform].warehouse.writes is ['staging'], but "
         "code_locations/transform/pyproject.toml declares ['staging', 'marts']",
     ]
+
+
+def test_each_location_release_declares_the_buckets_its_pyproject_declares() -> None:
+    """helm/values/<location>.yaml objectStore: what sets its <NAME>_BUCKET variables."""
+    declared = declared_grants()
+    for loc in LOCATIONS:
+        store = location_values(loc).get("objectStore", {})
+        assert {k: store.get(k, []) for k in ("reads", "writes")} == declared[loc]["objectStore"], loc
+
+
+def test_each_location_gets_the_bucket_variables_compose_gives_it() -> None:
+    """DATA_BUCKET and <NAME>_BUCKET of each code server, against the bundle platformctl writes for
+    the same location under compose (platformctl.credentials.bundles)."""
+    from helm_harness import code_server_env
+    from platformctl import principals as pr
+    from platformctl.credentials import ENV_FILE, bundles
+    from platformctl.locations import discover
+
+    locations = discover(REPO_ROOT)
+    env = {name: "x" for name in pr.required_secrets(locations)}
+    compose = bundles(env, locations, "postgres")
+    for loc in LOCATIONS:
+        lines = compose[loc][ENV_FILE].splitlines()
+        expected = dict(line.split("=", 1) for line in lines if line.split("=", 1)[0].endswith("_BUCKET"))
+        helm = {k: v for k, v in code_server_env(loc).items() if k.endswith("_BUCKET")}
+        assert helm == expected, loc
+    assert "INGEST_BUCKET" in code_server_env("housekeeping")
 
 
 def test_the_init_jobs_grants_are_what_compose_init_gets() -> None:

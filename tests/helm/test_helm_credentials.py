@@ -38,6 +38,7 @@ from helm_harness import (
 
 SUPERUSER = "dagster-platform-postgres"
 PLATFORM = "dagster-platform-platform-credentials"
+PGBOUNCER = "dagster-platform-pgbouncer"
 
 
 def own_secret(location: str) -> str:
@@ -95,20 +96,45 @@ def test_the_superusers_secret_and_the_admin_key_reach_postgres_and_init_only(va
     assert by_secret[superuser] == expected
     if admin := values.get("s3", {}).get("existingSecret"):
         assert by_secret[admin] == {"Job/dagster-platform-init"}
-    # The init Job reads the superuser's and every principal's Secret, nothing else.
+    # The init Job reads the superuser's, PgBouncer's and every principal's Secret, nothing else.
     init = find(objects, "Job", "dagster-platform-init")
-    assert secret_refs(init) == {superuser, PLATFORM, *map(own_secret, LOCATIONS)} | ({admin} if admin else set())
+    assert secret_refs(init) == {superuser, PLATFORM, *map(own_secret, LOCATIONS)} | (
+        {admin} if admin else set()) | ({pgbouncer_secret(values)} if pgbouncer_secret(values) else set())
+
+
+def pgbouncer_secret(values: dict) -> str | None:
+    pgbouncer = values.get("pgbouncer", {})
+    return pgbouncer.get("existingSecret") or PGBOUNCER if pgbouncer.get("enabled", True) else None
+
+
+@pytest.mark.parametrize(("values", "upgrade"), [(v, u) for _, v, u in RENDERS], ids=[i for i, _, _ in RENDERS])
+def test_pgbouncers_secret_reaches_pgbouncer_and_init_only(values, upgrade) -> None:
+    objects = render_chart(values, upgrade=upgrade)
+    secret = pgbouncer_secret(values)
+    if secret is None:
+        assert not [d for d in find_all(objects, "Deployment") if d["metadata"]["name"] == PGBOUNCER]
+        return
+    assert readers(objects)[secret] == {"Deployment/dagster-platform-pgbouncer", "Job/dagster-platform-init"}
+    # PgBouncer's pods hold no other credential.
+    assert secret_refs(find(objects, "Deployment", PGBOUNCER)) == {secret}
+
+
+def test_without_pgbouncer_nobody_gets_its_secret() -> None:
+    objects = render_chart({"pgbouncer": {"enabled": False}})
+    assert PGBOUNCER not in readers(objects)
+    assert not [s for s in find_all(objects, "Secret") if s["metadata"]["name"] == PGBOUNCER]
 
 
 @pytest.mark.parametrize(("values", "upgrade"), [(v, u) for _, v, u in RENDERS], ids=[i for i, _, _ in RENDERS])
 def test_webserver_and_daemon_read_the_platform_principals_secret_only(values, upgrade) -> None:
     objects = render_chart(values, upgrade=upgrade)
-    for deployment in find_all(objects, "Deployment"):
+    dagster = [d for d in find_all(objects, "Deployment") if d["metadata"]["name"] != PGBOUNCER]
+    for deployment in dagster:
         component = "daemon" if deployment["metadata"]["name"].endswith("daemon") else "webserver"
         extras = set(values.get(component, {}).get("envFrom", {}).get("secrets", []))  # the user's own, by name
         assert secret_refs(deployment) == {PLATFORM} | extras, deployment["metadata"]["name"]
     assert set(readers(objects)[PLATFORM]) == {
-        f"Deployment/{d['metadata']['name']}" for d in find_all(objects, "Deployment")} | {"Job/dagster-platform-init"}
+        f"Deployment/{d['metadata']['name']}" for d in dagster} | {"Job/dagster-platform-init"}
 
 
 @pytest.mark.parametrize("name", sorted(PLATFORM_VALUE_SETS))
@@ -164,6 +190,7 @@ def generated(objects: list[dict]) -> dict[str, dict[str, str]]:
 
 def test_each_principal_gets_a_generated_secret_on_slot_a() -> None:
     objects = render_chart(show_only=["templates/credentials.yaml"])
+    assert {s["metadata"]["name"] for s in find_all(objects, "Secret")} == {PGBOUNCER, PLATFORM, *map(own_secret, LOCATIONS)}
     secrets = generated(objects)
     assert set(secrets) == {PLATFORM, *map(own_secret, LOCATIONS)}
     for name, data in secrets.items():
@@ -194,24 +221,31 @@ def test_a_brought_secret_is_used_and_none_is_generated() -> None:
     assert env["INGEST_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ingest-vault"
 
 
+KEPT_SECRET_LOOKUP = 'lookup "v1" "Secret" .ctx.Release.Namespace .name'
+
+
 def test_generated_secrets_read_back_what_the_cluster_holds() -> None:
     """Offline, `lookup` finds nothing; the template reads back a Secret of the same name."""
-    text = (PLATFORM_CHART / "templates/credentials.yaml").read_text()
-    assert '$existing := lookup "v1" "Secret" $.Release.Namespace .secret' in text
-    assert "  name: {{ .secret }}\n" in text
+    text = (PLATFORM_CHART / "templates/_helpers.tpl").read_text()
+    assert f"$existing := {KEPT_SECRET_LOOKUP}" in text
+    assert "  name: {{ .name }}\n" in text
 
 
 def test_an_upgrade_keeps_the_password_and_whatever_an_operator_added(tmp_path) -> None:
     """The chart with `lookup` answered as the cluster would after a rotation of ingest to slot b."""
     chart = tmp_path / "dagster-platform"
     shutil.copytree(PLATFORM_CHART, chart)
-    template = chart / "templates/credentials.yaml"
+    template = chart / "templates/_helpers.tpl"
     held = {"DAGSTER_PG_USER": "dagster_ingest_b", "DAGSTER_PG_PASSWORD": "<new>",
             "DAGSTER_PG_PASSWORD_PREVIOUS": "<old>", "AWS_ACCESS_KEY_ID": "<key id>"}
-    cluster = " ".join(f'"{k}" ("{v}" | b64enc)' for k, v in held.items())
-    template.write_text(template.read_text().replace(
-        'lookup "v1" "Secret" $.Release.Namespace .secret',
-        f'ternary (dict "data" (dict {cluster})) dict (eq .secret "{own_secret("ingest")}")'))
+    pgbouncer = {"password": "<pgbouncer's>"}
+
+    def answer(data: dict[str, str]) -> str:
+        return "(dict \"data\" (dict " + " ".join(f'"{k}" ("{v}" | b64enc)' for k, v in data.items()) + "))"
+
+    template.write_text(template.read_text().replace(KEPT_SECRET_LOOKUP, (
+        f'ternary {answer(held)} (ternary {answer(pgbouncer)} dict (eq .name "{PGBOUNCER}")) '
+        f'(eq .name "{own_secret("ingest")}")')))
     rendered = helm_python.Chart.load(chart).render({}, name="dagster-platform", namespace="dagster", is_upgrade=True)
     objects = [o for o in yaml.safe_load_all(rendered["dagster-platform/templates/credentials.yaml"]) if o]
     secrets = generated(objects)
@@ -221,6 +255,10 @@ def test_an_upgrade_keeps_the_password_and_whatever_an_operator_added(tmp_path) 
     assert find(objects, "Secret", own_secret("ingest"))["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"}
     assert "helm.sh/hook" in find(objects, "Secret", own_secret("transform"))["metadata"]["annotations"]
+    # PgBouncer's login keeps its password too.
+    kept = find(objects, "Secret", PGBOUNCER)
+    assert {k: base64.b64decode(v).decode() for k, v in kept["data"].items()} == pgbouncer
+    assert kept["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
 
 
 # ------------------------------------------------------------ the init Job
@@ -310,6 +348,12 @@ def test_notes_say_who_holds_which_credential_and_which_buckets_each_needs() -> 
     assert "  - platform: read acme-logs\n" in notes
     assert "  - ingest: read and write acme-ingest, write acme-logs, read acme-landing\n" in notes
     assert "  - my_loc: read and write dagster-data-my-loc, write acme-logs, read acme-ingest\n" in notes
+    assert "PgBouncer's lookup login (Secret dagster-platform-pgbouncer): PgBouncer and the init Job only" in notes
+    # A location that deletes landing files (housekeeping) needs to write there.
+    default = helm_python.Chart.load(PLATFORM_CHART).render({}, name="dagster-platform", namespace="dagster")[
+        "dagster-platform/templates/NOTES.txt"]
+    assert ("  - housekeeping: read and write dagster-data-housekeeping, write dagster-logs, "
+            "read dagster-data-ingest, read and write dagster-landing\n") in default
 
 
 def test_a_locations_notes_name_its_secret_and_the_entry_the_platform_needs() -> None:

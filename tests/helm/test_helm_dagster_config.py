@@ -59,7 +59,7 @@ def test_instance_yaml_passes_dagster_instance_schema(instance, tmp_path) -> Non
     config, custom_class = dagster_instance_config(str(tmp_path))
     assert custom_class is None
     assert config["telemetry"] == {"enabled": False}
-    assert set(config["storage"]) == {"custom"}
+    assert set(config["storage"]) == {"postgres"}
 
 
 @pytest.mark.parametrize("section", ["run_coordinator", "run_launcher", "compute_logs"])
@@ -73,23 +73,21 @@ def test_configurable_classes_accept_their_config(instance, section) -> None:
     assert result.success, result.errors
 
 
-def test_storage_is_one_pooled_postgres_block_of_env_references(instance) -> None:
-    from platform_services.storage import PooledPostgresStorage
+def test_storage_is_dagsters_own_postgres_block_of_env_references(instance, tmp_path) -> None:
+    """`storage: postgres`, as in compose: Dagster's own DagsterPostgresStorage, once for
+    runs, events and schedules; pooling is PgBouncer's (DAGSTER_PG_HOST), not a setting here."""
+    from dagster._core.instance.ref import InstanceRef
 
-    storage = instance["storage"]["custom"]
-    assert (storage["module"], storage["class"]) == ("platform_services.storage", "PooledPostgresStorage")
-    db = storage["config"]["postgres_db"]
-    assert db == {
+    assert instance["storage"] == {"postgres": {"postgres_db": {
+        "hostname": {"env": "DAGSTER_PG_HOST"},
+        "port": {"env": "DAGSTER_PG_PORT"},
         "username": {"env": "DAGSTER_PG_USER"},
         "password": {"env": "DAGSTER_PG_PASSWORD"},
-        "hostname": {"env": "DAGSTER_PG_HOST"},
         "db_name": {"env": "DAGSTER_PG_DB"},
-        "port": {"env": "DAGSTER_PG_PORT"},
-    }
-    result = process_config(resolve_to_config_type(PooledPostgresStorage.config_type()), storage["config"])
-    assert result.success, result.errors
-    assert result.value["postgres_db"]["port"] == 5432
-    assert result.value["pool"] == {"size": 2, "max_overflow": 8, "recycle_seconds": 3600, "idle_seconds": 60}
+    }}}
+    ref = InstanceRef.from_dir(str(tmp_path))
+    assert (ref.storage_data.module_name, ref.storage_data.class_name) == ("dagster_postgres", "DagsterPostgresStorage")
+    assert ref.storage_data.config_dict["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
 
 
 def test_instance_uses_the_agreed_classes(instance) -> None:
@@ -97,7 +95,10 @@ def test_instance_uses_the_agreed_classes(instance) -> None:
         "dagster_k8s",
         "K8sRunLauncher",
     )
-    assert instance["run_coordinator"]["class"] == "LocationTaggingRunCoordinator"
+    assert (instance["run_coordinator"]["module"], instance["run_coordinator"]["class"]) == (
+        "dagster",
+        "QueuedRunCoordinator",
+    )
     assert (instance["compute_logs"]["module"], instance["compute_logs"]["class"]) == (
         "platform_services.compute_logs",
         "S3ComputeLogManager",
@@ -105,6 +106,18 @@ def test_instance_uses_the_agreed_classes(instance) -> None:
     assert instance["compute_logs"]["config"]["bucket"] == {
         "env": "DAGSTER_LOGS_BUCKET"
     }
+
+
+def test_default_run_limits_are_per_location_on_the_tag_dagster_sets() -> None:
+    """Dagster tags every run with its code location when it creates it: the default
+    limits key on that tag, so they hold for runs launched from anywhere."""
+    from dagster._core.storage.tags import CODE_LOCATION_TAG
+
+    limits = config_map_file(render_chart(), "dagster-platform-instance", "dagster.yaml")["run_coordinator"][
+        "config"]["tag_concurrency_limits"]
+    assert {limit["key"] for limit in limits} == {CODE_LOCATION_TAG}
+    assert {"key": CODE_LOCATION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 4} in limits
+    assert {"key": CODE_LOCATION_TAG, "value": "transform", "limit": 1} in limits
 
 
 def test_compute_log_endpoint_follows_values() -> None:

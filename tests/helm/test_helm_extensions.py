@@ -90,8 +90,8 @@ def test_a_sidecars_own_security_settings_are_kept_and_the_rest_filled_in() -> N
 def test_scheduling_defaults_reach_every_pod_and_a_components_own_setting_replaces_them(platform) -> None:
     pods = {o["metadata"]["name"]: pod_spec(o) for o in platform if o["kind"] in ("Deployment", "StatefulSet", "Job", "Pod")}
     assert set(pods) == {"dagster-platform-webserver", "dagster-platform-webserver-read-only",
-                         "dagster-platform-daemon", "dagster-platform-postgres", "dagster-platform-init",
-                         "dagster-platform-test"}
+                         "dagster-platform-daemon", "dagster-platform-postgres", "dagster-platform-pgbouncer",
+                         "dagster-platform-init", "dagster-platform-test"}
     for name, spec in pods.items():
         expected = dict(SCHEDULING)
         if name == "dagster-platform-daemon":

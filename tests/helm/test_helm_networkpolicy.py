@@ -36,10 +36,14 @@ def selects(selector: dict, labels: dict[str, str]) -> bool:
     return True
 
 
+READ_ONLY = {"webserver": {"readOnly": {"enabled": True}}}
+NO_PGBOUNCER = {**READ_ONLY, "pgbouncer": {"enabled": False}}
+
+
 @pytest.fixture(scope="module")
 def pods(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """Pod labels by role, for a platform with a read-only webserver and our three locations."""
-    platform = render_chart({"webserver": {"readOnly": {"enabled": True}}})
+    """Pod labels by role, for a platform with a read-only webserver, PgBouncer and our locations."""
+    platform = render_chart(READ_ONLY)
     by_component: dict[str, dict[str, str]] = {}
     for workload in platform:
         if workload["kind"] in WORKLOAD_KINDS:
@@ -61,12 +65,13 @@ def pods(tmp_path_factory) -> dict[str, dict[str, str]]:
     return by_component
 
 
+def policies_of(values: dict) -> dict[str, dict]:
+    return {p["metadata"]["name"]: p["spec"] for p in find_all(render_chart(values), "NetworkPolicy")}
+
+
 @pytest.fixture(scope="module")
 def policies() -> dict[str, dict]:
-    objects = render_chart({"webserver": {"readOnly": {"enabled": True}}})
-    return {
-        p["metadata"]["name"]: p["spec"] for p in find_all(objects, "NetworkPolicy")
-    }
+    return policies_of(READ_ONLY)
 
 
 def allowed_sources(policy: dict, pods: dict[str, dict[str, str]]) -> set[str]:
@@ -88,7 +93,7 @@ def targets(policy: dict, pods: dict[str, dict[str, str]]) -> set[str]:
 
 
 def test_every_platform_workload_was_found(pods) -> None:
-    assert {"webserver", "webserver-read-only", "daemon", "postgres", "init"} <= set(
+    assert {"webserver", "webserver-read-only", "daemon", "postgres", "pgbouncer", "init"} <= set(
         pods
     )
 
@@ -108,23 +113,50 @@ def test_only_webservers_and_daemon_reach_code_servers(policies, pods) -> None:
     assert [p["port"] for p in policy["ingress"][0]["ports"]] == [4000]
 
 
-def test_postgres_policy_targets_postgres(policies, pods) -> None:
+DATABASE_CLIENTS = (
+    {"webserver", "webserver-read-only", "daemon"}
+    | {f"run:{loc}" for loc in LOCATIONS}
+    | {f"code:{loc}" for loc in LOCATIONS}
+)
+
+
+def test_policies_target_postgres_and_pgbouncer(policies, pods) -> None:
     assert targets(policies["dagster-platform-postgres"], pods) == {"postgres"}
+    assert targets(policies["dagster-platform-pgbouncer"], pods) == {"pgbouncer"}
 
 
-def test_platform_runs_and_code_servers_reach_postgres(policies, pods) -> None:
-    sources = allowed_sources(policies["dagster-platform-postgres"], pods)
-    assert sources == (
-        {"webserver", "webserver-read-only", "daemon", "init"}
-        | {f"run:{loc}" for loc in LOCATIONS}
-        | {f"code:{loc}" for loc in LOCATIONS}
-    )
+def test_with_pgbouncer_only_it_and_init_reach_postgres(policies, pods) -> None:
+    assert allowed_sources(policies["dagster-platform-postgres"], pods) == {"pgbouncer", "init"}
+    assert [p["port"] for p in policies["dagster-platform-postgres"]["ingress"][0]["ports"]] == [5432]
 
 
-def test_code_servers_can_be_kept_off_postgres(pods) -> None:
-    objects = render_chart({"networkPolicy": {"allowCodeServersToPostgres": False}})
-    policy = find(objects, "NetworkPolicy", "dagster-platform-postgres")["spec"]
-    assert not any(role.startswith("code:") for role in allowed_sources(policy, pods))
+def test_platform_runs_and_code_servers_reach_pgbouncer(policies, pods) -> None:
+    policy = policies["dagster-platform-pgbouncer"]
+    assert allowed_sources(policy, pods) == DATABASE_CLIENTS
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [6432]
+
+
+def test_without_pgbouncer_platform_runs_and_code_servers_reach_postgres(pods) -> None:
+    policies = policies_of(NO_PGBOUNCER)
+    assert "dagster-platform-pgbouncer" not in policies
+    assert allowed_sources(policies["dagster-platform-postgres"], pods) == DATABASE_CLIENTS | {"init"}
+
+
+@pytest.mark.parametrize(("values", "policy"), [
+    ({}, "dagster-platform-pgbouncer"),
+    ({"pgbouncer": {"enabled": False}}, "dagster-platform-postgres"),
+], ids=["pgbouncer", "no-pgbouncer"])
+def test_code_servers_can_be_kept_off_the_database(pods, values, policy) -> None:
+    objects = render_chart({**values, "networkPolicy": {"allowCodeServersToPostgres": False}})
+    sources = allowed_sources(find(objects, "NetworkPolicy", policy)["spec"], pods)
+    assert not any(role.startswith("code:") for role in sources)
+    assert {"daemon", "run:ingest"} <= sources
+
+
+def test_external_postgres_gets_no_policy_but_pgbouncer_does(pods) -> None:
+    policies = policies_of({"postgres": {"bundled": {"enabled": False}, "host": "pg", "existingSecret": "pg"}})
+    assert "dagster-platform-postgres" not in policies
+    assert allowed_sources(policies["dagster-platform-pgbouncer"], pods) == DATABASE_CLIENTS
 
 
 def test_daemon_accepts_no_ingress(policies, pods) -> None:
@@ -141,7 +173,7 @@ def test_webserver_policy_targets_both_webservers(policies, pods) -> None:
 
 
 def test_services_select_their_pods(pods) -> None:
-    objects = render_chart({"webserver": {"readOnly": {"enabled": True}}})
+    objects = render_chart(READ_ONLY)
     for svc in find_all(objects, "Service"):
         matched = {
             role

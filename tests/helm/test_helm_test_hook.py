@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from helm_harness import (
+    LOCATIONS,
     PLATFORM_VALUE_SETS,
     REPO_ROOT,
     find,
@@ -47,7 +48,7 @@ def test_the_test_pod_is_a_helm_test_hook_that_waits_for_every_location() -> Non
     assert container["image"] == "ghcr.io/example/dagster-platform/platform:0.1.0"
     assert container["command"] == [
         "python", "/opt/dagster-test/wait_ready.py", "--url", "http://dagster-platform-webserver:80",
-        "--timeout", "300", "--expect", "ingest", "transform", "reports"]
+        "--timeout", "300", "--expect", *LOCATIONS]
     assert container["resources"]["limits"] == {"cpu": "500m", "memory": "128Mi"}
     assert {"name": "check", "mountPath": "/opt/dagster-test", "readOnly": True} in container["volumeMounts"]
     assert {"name": "check", "configMap": {"name": "dagster-platform-test"}} in spec["volumes"]
@@ -61,7 +62,7 @@ def test_the_check_is_the_one_make_up_waits_with() -> None:
 
 @pytest.mark.parametrize(("values", "url", "expect"), [
     ({"webserver": {"extraArgs": ["--path-prefix", "/dagster"]}}, "http://dagster-platform-webserver:80/dagster",
-     ["ingest", "transform", "reports"]),
+     list(LOCATIONS)),
     ({"webserver": {"extraArgs": ["--path-prefix=/dagster/"], "service": {"type": "ClusterIP", "port": 8080}},
       "codeLocations": [{"name": "billing", "host": "dagster-code-billing", "port": 4000}]},
      "http://dagster-platform-webserver:8080/dagster", ["billing"]),
@@ -152,12 +153,13 @@ PREFIXED = {"webserver": {"extraArgs": ["--path-prefix", "/dagster"]}}
 
 def test_the_check_passes_once_every_location_is_loaded(tmp_path) -> None:
     loading = {"name": "transform", "loadStatus": "LOADING", "locationOrLoadError": None}
+    others = [loaded(name) for name in LOCATIONS if name != "transform"]
     result, calls = run_the_pods_check(tmp_path, PREFIXED, [
-        [loaded("ingest"), loading, loaded("reports")],
-        [loaded("ingest"), loaded("transform"), loaded("reports")],
+        [loading, *others],
+        [loaded(name) for name in LOCATIONS],
     ])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("with locations ingest, transform, reports LOADED")
+    assert result.stdout.strip().endswith(f"with locations {', '.join(LOCATIONS)} LOADED")
     assert calls == 2
 
 
@@ -168,6 +170,7 @@ def test_the_check_fails_naming_each_location_that_is_not_loaded(tmp_path) -> No
         "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}}
     result, calls = run_the_pods_check(tmp_path, values, [[loaded("ingest"), broken]])
     assert result.returncode == 1
-    assert result.stderr.strip() == ("not ready after 1s: transform: failed to load: ModuleNotFoundError: dbt; "
-                                     "reports: not in the workspace (check workspace.yaml)")
+    missing = "; ".join(f"{name}: not in the workspace (check workspace.yaml)"
+                        for name in LOCATIONS if name not in ("ingest", "transform"))
+    assert result.stderr.strip() == f"not ready after 1s: transform: failed to load: ModuleNotFoundError: dbt; {missing}"
     assert calls >= 1

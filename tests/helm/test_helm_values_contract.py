@@ -32,11 +32,14 @@ class TestPlatformSchema:
                 "/codeLocations/0/port",
             ),
             ({"daemon": {"replicas": 1.5}}, "/daemon/replicas"),
-            ({"runRetention": {"days": "ninety"}}, "/runRetention/days"),
-            ({"runRetention": {"days": -1}}, "/runRetention/days"),
-            ({"runRetention": {"intervalSeconds": 0}}, "/runRetention/intervalSeconds"),
-            ({"daemon": {"sensorLoopSeconds": 0.1}}, "/daemon/sensorLoopSeconds"),
-            ({"daemon": {"sensorLoopSeconds": "1"}}, "/daemon/sensorLoopSeconds"),
+            ({"pgbouncer": {"enabled": "yes"}}, "/pgbouncer/enabled"),
+            ({"pgbouncer": {"replicas": 0}}, "/pgbouncer/replicas"),
+            ({"pgbouncer": {"maxDbConnections": 0}}, "/pgbouncer/maxDbConnections"),
+            ({"pgbouncer": {"existingSecret": "PgBouncer"}}, "/pgbouncer/existingSecret"),
+            ({"pgbouncer": {"image": {"registry": "r", "repository": "p", "tag": "1", "digest": "latest"}}},
+             "/pgbouncer/image/digest"),
+            ({"runMonitoring": {"maxRuntimeSeconds": -1}}, "/runMonitoring/maxRuntimeSeconds"),
+            ({"runMonitoring": {"pollIntervalSeconds": 0}}, "/runMonitoring/pollIntervalSeconds"),
             ({"s3": {"landingBucket": "Landing_Files"}}, "/s3/landingBucket"),
             ({"s3": {"legacyDataBucket": "x"}}, "/s3/legacyDataBucket"),
             (
@@ -67,7 +70,12 @@ class TestPlatformSchema:
             ({"webservr": {}}, "webservr"),
             ({"postgres": {"passwrd": "x"}}, "passwrd"),
             ({"s3": {"bucket": "x"}}, "bucket"),
-            ({"runRetention": {"day": 30}}, "day"),
+            # Removed in chart 0.4: Dagster's own storage behind PgBouncer, Dagster's own
+            # daemon, retention as the housekeeping location's schedule.
+            ({"postgres": {"pool": {"size": 2}}}, "pool"),
+            ({"runRetention": {"days": 30}}, "runRetention"),
+            ({"daemon": {"sensorLoopSeconds": 1}}, "sensorLoopSeconds"),
+            ({"pgbouncer": {"poolMode": "transaction"}}, "poolMode"),
             # Removed in chart 0.3: each location has its own bucket and credentials.
             ({"s3": {"dataBucket": "dagster-data"}}, "dataBucket"),
             ({"migrate": {"enabled": True}}, "migrate"),
@@ -149,6 +157,15 @@ class TestLocationSchema:
     def test_rejects_removed_and_unknown_credentials_keys(self, location_chart, overrides) -> None:
         """platform.postgresSecret (chart 0.2) handed the platform-wide Postgres Secret to a code server."""
         with pytest.raises(helm_python.HelmValuesError, match="additional properties '(postgresSecret|secretKeys)' not allowed"):
+            location_chart.validate_schema({**location_values("ingest"), **overrides})
+
+    @pytest.mark.parametrize(("overrides", "key"), [
+        ({"objectStore": {"reads": ["Ingest"]}}, "/objectStore/reads/0"),
+        ({"objectStore": {"reads": ["landing", "landing"]}}, "/objectStore/reads"),
+        ({"objectStore": {"bucketNames": {"ingest": "Acme_Ingest"}}}, "/objectStore/bucketNames/ingest"),
+    ])
+    def test_rejects_bad_object_store_declarations(self, location_chart, overrides, key) -> None:
+        with pytest.raises(helm_python.HelmValuesError, match=key):
             location_chart.validate_schema({**location_values("ingest"), **overrides})
 
     def test_rejects_unknown_run_resources_key(self, location_chart) -> None:
@@ -300,6 +317,21 @@ PLATFORM_GUARDS = {
         {"s3": {"existingSecret": "s3-admin"}, "runLauncher": {"envFrom": {"secrets": ["s3-admin"]}}},
         'runLauncher.envFrom.secrets must not list "s3-admin": it holds the object store\'s admin key',
     ),
+    "PgBouncer's login in the superuser's Secret": (
+        {"pgbouncer": {"existingSecret": "dagster-platform-postgres"}},
+        'pgbouncer.existingSecret: the Secret "dagster-platform-postgres" already holds the Postgres superuser\'s '
+        "password (postgres.existingSecret); PgBouncer's login needs a Secret of its own",
+    ),
+    "a location using PgBouncer's Secret": (
+        {"codeLocations": [location("ingest", credentialsSecret="dagster-platform-pgbouncer")]},
+        'codeLocations[ingest].credentialsSecret: the Secret "dagster-platform-pgbouncer" already holds the password '
+        "of PgBouncer's lookup login (pgbouncer.existingSecret)",
+    ),
+    "the daemon given PgBouncer's Secret": (
+        {"daemon": {"envFrom": {"secrets": ["dagster-platform-pgbouncer"]}}},
+        'daemon.envFrom.secrets must not list "dagster-platform-pgbouncer": it holds the password of PgBouncer\'s '
+        "lookup login",
+    ),
     "a location named platform": (
         {"codeLocations": [location("platform")]},
         'codeLocations: a location must not be named "platform"',
@@ -429,6 +461,27 @@ LOCATION_GUARDS = {
     "the bucket in env": (
         {"env": {"DATA_BUCKET": "x"}},
         "env must not set DATA_BUCKET: set dataBucket",
+    ),
+    "a declaration of its own bucket": (
+        {"objectStore": {"reads": ["ingest"]}},
+        'objectStore.reads: "ingest" is this location; its own bucket needs no declaration',
+    ),
+    "a write into another location's bucket": (
+        {"objectStore": {"writes": ["reports"]}},
+        'objectStore.writes: only "landing" may be written by another location, not "reports"',
+    ),
+    "a bucket name for an undeclared location": (
+        {"objectStore": {"reads": ["landing"], "bucketNames": {"reports": "acme-reports"}}},
+        "objectStore.bucketNames.reports: reports is not a location in objectStore.reads or objectStore.writes",
+    ),
+    "a bucket name for landing": (
+        {"objectStore": {"reads": ["landing"], "bucketNames": {"landing": "acme-landing"}}},
+        "objectStore.bucketNames.landing: landing is not a location in objectStore.reads or objectStore.writes "
+        "(the landing bucket is the platform's s3.landingBucket)",
+    ),
+    "another location's bucket in env": (
+        {"objectStore": {"reads": ["transform"]}, "env": {"TRANSFORM_BUCKET": "x"}},
+        "env must not set TRANSFORM_BUCKET: the chart sets it from objectStore",
     ),
     "init container named like the code server": (
         {"initContainers": [{"name": "code-server", "image": "x:1", "resources": SMALL}]},

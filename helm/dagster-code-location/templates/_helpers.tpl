@@ -50,7 +50,8 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 {{- $k8s := dict "labels" (dict "dagster-platform/location" .Values.location.name) -}}
 {{- with .Values.envFrom.configMaps }}{{ $_ := set $k8s "env_config_maps" . }}{{ end -}}
 {{- $_ := set $k8s "env_secrets" (prepend (.Values.envFrom.secrets | default list) (include "dagster-code-location.credentialsSecret" .)) -}}
-{{- $envVars := list (printf "DATA_BUCKET=%s" (include "dagster-code-location.dataBucket" .)) -}}
+{{- $envVars := list -}}
+{{- range $k, $v := include "dagster-code-location.bucketEnv" . | fromJson }}{{ $envVars = append $envVars (printf "%s=%s" $k $v) }}{{ end -}}
 {{- range $k, $v := .Values.env }}{{ $envVars = append $envVars (printf "%s=%v" $k $v) }}{{ end -}}
 {{- $_ := set $k8s "env_vars" $envVars -}}
 {{- with .Values.imagePullSecrets }}{{ $_ := set $k8s "image_pull_secrets" . }}{{ end -}}
@@ -74,4 +75,18 @@ dagster-platform/location: {{ .Values.location.name | quote }}
 
 {{- define "dagster-code-location.dataBucket" -}}
 {{- .Values.dataBucket | default (printf "dagster-data-%s" (.Values.location.name | replace "_" "-")) -}}
+{{- end -}}
+
+{{/* The buckets the chart sets, as a JSON map of env var to bucket: DATA_BUCKET (its
+     own) and <NAME>_BUCKET for every other location in objectStore.reads/writes,
+     as platformctl.credentials gives them under compose. */}}
+{{- define "dagster-code-location.bucketEnv" -}}
+{{- $store := .Values.objectStore | default dict -}}
+{{- $env := dict "DATA_BUCKET" (include "dagster-code-location.dataBucket" .) -}}
+{{- range concat ($store.reads | default list) ($store.writes | default list) -}}
+{{- if ne . "landing" -}}
+{{- $_ := set $env (printf "%s_BUCKET" (upper .)) (get ($store.bucketNames | default dict) . | default (printf "dagster-data-%s" (. | replace "_" "-"))) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $env -}}
 {{- end -}}

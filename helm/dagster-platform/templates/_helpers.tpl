@@ -52,6 +52,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "dagster-platform.workspaceConfigMap" -}}{{ include "dagster-platform.fullname" . }}-workspace{{- end -}}
 {{- define "dagster-platform.envConfigMap" -}}{{ include "dagster-platform.fullname" . }}-env{{- end -}}
 {{- define "dagster-platform.postgresName" -}}{{ include "dagster-platform.fullname" . }}-postgres{{- end -}}
+{{- define "dagster-platform.pgbouncerName" -}}{{ include "dagster-platform.fullname" . }}-pgbouncer{{- end -}}
 
 {{/* The webserver's and daemon's ServiceAccount: global.serviceAccountName (shared
      with other releases, never created here), else serviceAccount.name, else the fullname. */}}
@@ -124,13 +125,62 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{- define "dagster-platform.image" -}}
-{{- $img := .Values.image -}}
-{{- if $img.digest -}}
-{{- printf "%s/%s@%s" $img.registry $img.repository $img.digest -}}
+{{/* An image reference from {registry, repository, tag, digest}: the digest wins. */}}
+{{- define "dagster-platform.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s/%s@%s" .registry .repository .digest -}}
 {{- else -}}
-{{- printf "%s/%s:%s" $img.registry $img.repository $img.tag -}}
+{{- printf "%s/%s:%s" .registry .repository .tag -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "dagster-platform.image" -}}{{ include "dagster-platform.imageRef" .Values.image }}{{- end -}}
+
+{{/* Where Dagster's processes reach Postgres: PgBouncer's Service when it runs,
+     else Postgres itself. The init Job always goes to Postgres (postgresHost). */}}
+{{- define "dagster-platform.databaseHost" -}}
+{{- if .Values.pgbouncer.enabled -}}
+{{- include "dagster-platform.pgbouncerName" . -}}
+{{- else -}}
+{{- include "dagster-platform.postgresHost" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dagster-platform.databasePort" -}}
+{{- ternary 6432 .Values.postgres.port .Values.pgbouncer.enabled -}}
+{{- end -}}
+
+{{/* The Secret holding PgBouncer's lookup login's password: pgbouncer.existingSecret,
+     else the one this chart generates. */}}
+{{- define "dagster-platform.pgbouncerSecret" -}}
+{{- .Values.pgbouncer.existingSecret | default (include "dagster-platform.pgbouncerName" .) -}}
+{{- end -}}
+
+{{/* pgbouncer.ini: compose's (platformctl.credentials.pgbouncer_ini) with this
+     release's Postgres and pool sizes; tests/helm compares the two. */}}
+{{- define "dagster-platform.pgbouncerIni" -}}
+{{- $pgb := .Values.pgbouncer -}}
+[databases]
+* = host={{ include "dagster-platform.postgresHost" . }} port={{ .Values.postgres.port }}
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = 6432
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = /run/secrets/platform/userlist.txt
+auth_user = dagster_pgbouncer
+auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)
+pool_mode = session
+server_reset_query = DISCARD ALL
+max_client_conn = {{ $pgb.maxClientConn }}
+default_pool_size = {{ $pgb.defaultPoolSize }}
+max_db_connections = {{ $pgb.maxDbConnections }}
+server_idle_timeout = 60
+server_lifetime = 3600
+ignore_startup_parameters = extra_float_digits
+log_connections = 0
+log_disconnections = 0
 {{- end -}}
 
 {{/* Non-secret environment shared by webserver, daemon, init and (through
@@ -140,8 +190,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "dagster-platform.envData" -}}
 DAGSTER_HOME: {{ .Values.dagsterHome | quote }}
 DAGSTER_PLATFORM_ENV: {{ .Values.platformEnv | quote }}
-DAGSTER_PG_HOST: {{ include "dagster-platform.postgresHost" . | quote }}
-DAGSTER_PG_PORT: {{ .Values.postgres.port | quote }}
+DAGSTER_PG_HOST: {{ include "dagster-platform.databaseHost" . | quote }}
+DAGSTER_PG_PORT: {{ include "dagster-platform.databasePort" . | quote }}
 DAGSTER_PG_DB: {{ .Values.postgres.database | quote }}
 WAREHOUSE_DB: {{ .Values.postgres.warehouseDatabase | quote }}
 DAGSTER_LOGS_BUCKET: {{ .Values.s3.logsBucket | quote }}
@@ -191,6 +241,14 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
       key: DAGSTER_PG_PASSWORD_PREVIOUS
       optional: true
 {{- end }}
+{{- if .Values.pgbouncer.enabled }}
+# init gives PgBouncer's lookup login this password and creates its lookup function.
+- name: PGBOUNCER_AUTH_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dagster-platform.pgbouncerSecret" . }}
+      key: {{ .Values.pgbouncer.secretKeys.password }}
+{{- end }}
 {{- if .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -205,36 +263,36 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* dagster.yaml, generated from values. Secrets and hosts are `env:` references. */}}
+{{/* dagster.yaml, generated from values. Secrets and hosts are `env:` references.
+     The same as compose's dagster.yaml but for the run launcher and where
+     tests/helm/test_helm_consistency.py names a difference. */}}
 {{- define "dagster-platform.instanceYaml" -}}
 storage:
-  custom:
-    module: platform_services.storage
-    class: PooledPostgresStorage
-    config:
-      postgres_db:
-        username: {env: DAGSTER_PG_USER}
-        password: {env: DAGSTER_PG_PASSWORD}
-        hostname: {env: DAGSTER_PG_HOST}
-        db_name: {env: DAGSTER_PG_DB}
-        port: {env: DAGSTER_PG_PORT}
-      pool:
-        size: {{ .Values.postgres.pool.size }}
-        max_overflow: {{ .Values.postgres.pool.maxOverflow }}
-        recycle_seconds: {{ .Values.postgres.pool.recycleSeconds }}
-        idle_seconds: {{ .Values.postgres.pool.idleSeconds }}
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
 run_coordinator:
-  module: platform_services.run_coordinator
-  class: LocationTaggingRunCoordinator
+  module: dagster
+  class: QueuedRunCoordinator
   config:
     max_concurrent_runs: {{ .Values.runCoordinator.maxConcurrentRuns }}
-    dequeue_interval_seconds: 0.5
+    dequeue_interval_seconds: 1
     dequeue_use_threads: true
     dequeue_num_workers: 4
     {{- with .Values.runCoordinator.tagConcurrencyLimits }}
     tag_concurrency_limits:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+sensors:
+  use_threads: true
+  num_workers: 4
+schedules:
+  use_threads: true
+  num_workers: 4
 run_launcher:
   module: dagster_k8s
   class: K8sRunLauncher
@@ -316,12 +374,21 @@ compute_logs:
     {{- if .Values.s3.endpointUrl }}
     endpoint_url: {env: S3_ENDPOINT_URL}
     {{- end }}
+    upload_interval: 10
 run_monitoring:
   enabled: {{ .Values.runMonitoring.enabled }}
   start_timeout_seconds: {{ .Values.runMonitoring.startTimeoutSeconds }}
+  poll_interval_seconds: {{ .Values.runMonitoring.pollIntervalSeconds }}
   max_resume_run_attempts: {{ .Values.runMonitoring.maxResumeRunAttempts }}
-# Tick history, as in the compose dagster.yaml (Dagster keeps most ticks forever).
-# Run history: runRetention, applied by the daemon (platform_services.daemon).
+  max_runtime_seconds: {{ .Values.runMonitoring.maxRuntimeSeconds }}
+# Re-execute runs whose worker crashed (pod evicted, OOM), not runs whose own
+# code failed, as in compose.
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+# Tick history, as in compose (Dagster keeps most ticks forever). Run history:
+# the housekeeping location's run_retention_schedule.
 retention:
   schedule:
     purge_after_days: 90
@@ -380,4 +447,41 @@ load_from:
 {{- define "dagster-platform.configChecksum" -}}
 {{- $cfg := dict "instance" (include "dagster-platform.instanceYaml" .) "workspace" (include "dagster-platform.workspaceYaml" .) "env" (include "dagster-platform.envData" .) "credentials" (include "dagster-platform.platformSecret" .) -}}
 {{- toJson $cfg | sha256sum -}}
+{{- end -}}
+
+
+{{/* A Secret this chart generates and keeps: an existing Secret of that name is
+     read back whole (`lookup`), so upgrades keep its values and whatever an
+     operator added; `defaults` (base64) fill only the keys it lacks. Kept on
+     uninstall. The init hook reads these Secrets and hooks run before the
+     release's ordinary objects exist, so one that does not exist yet is created
+     by a hook just before init; it carries Helm's ownership annotations, so the
+     next upgrade adopts it as an ordinary object of the release.
+     Call with (dict "ctx" $ "name" <name> "labels" <map> "defaults" <map>). */}}
+{{- define "dagster-platform.keptSecret" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- $data := dict -}}
+{{- if and $existing $existing.data -}}
+{{- $data = deepCopy $existing.data -}}
+{{- end -}}
+{{- range $key, $value := .defaults -}}
+{{- if not (get $data $key) -}}{{- $_ := set $data $key $value -}}{{- end -}}
+{{- end }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- toYaml .labels | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
+    {{- if not $existing }}
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "-20"
+    meta.helm.sh/release-name: {{ .ctx.Release.Name }}
+    meta.helm.sh/release-namespace: {{ .ctx.Release.Namespace }}
+    {{- end }}
+type: Opaque
+data:
+  {{- toYaml $data | nindent 2 }}
 {{- end -}}
