@@ -150,8 +150,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- ternary 6432 .Values.postgres.port .Values.pgbouncer.enabled -}}
 {{- end -}}
 
-{{/* The Secret holding PgBouncer's lookup login's password: pgbouncer.existingSecret,
-     else the one this chart generates. */}}
+{{/* The Secret with the password of PgBouncer's lookup login (pgbouncer.existingSecret,
+     else the one this chart generates). */}}
 {{- define "dagster-platform.pgbouncerSecret" -}}
 {{- .Values.pgbouncer.existingSecret | default (include "dagster-platform.pgbouncerName" .) -}}
 {{- end -}}
