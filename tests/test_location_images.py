@@ -52,12 +52,14 @@ def test_no_location_image_installs_the_kubernetes_client(location):
     assert not packages & K8S_PACKAGES
 
 
-USES_DUCKDB = re.compile(r"^\s*import duckdb\b|ParquetIOManager\(|to_parquet_bytes\(|csv_by_duckdb=True", re.M)
+USES_DUCKDB = re.compile(r"^\s*import duckdb\b|ParquetIOManager\(|to_parquet_bytes\(|csv_by_duckdb=True|is_archived\(",
+                         re.M)
 
 
 def uses_duckdb(location: str) -> bool:
-    """Writes Parquet (platform_common's ParquetIOManager or to_parquet_bytes), has DuckDB
-    write its COPY input, or computes with DuckDB itself."""
+    """Writes Parquet (platform_common's ParquetIOManager or to_parquet_bytes), reads a
+    landing archive's metadata (is_archived), has DuckDB write its COPY input, or
+    computes with DuckDB itself."""
     sources = [p.read_text() for p in (ROOT / f"code_locations/{location}/src").rglob("*.py")]
     return any(USES_DUCKDB.search(s) for s in sources)
 
@@ -68,7 +70,7 @@ def test_only_the_images_that_use_duckdb_install_it(location):
 
 
 def test_duckdb_is_used_where_the_pipelines_say():
-    assert [loc for loc in LOCATIONS if uses_duckdb(loc)] == ["ingest", "transform"]
+    assert [loc for loc in LOCATIONS if uses_duckdb(loc)] == ["ingest", "transform", "housekeeping"]
 
 
 def test_transform_installs_sqlglot_without_its_compiled_build():

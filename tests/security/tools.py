@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from tests.e2e.platform import LOCATIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -29,7 +31,8 @@ CHECKOV = "checkov==3.3.30"  # pinned for the same reason; its check ids are in 
 
 # The uid our own images run as (docker/Dockerfile: useradd --uid 10001).
 APP_UID = "10001"
-OUR_IMAGES = ("platform", "ingest", "transform", "reports")
+# The platform image and one image per code location (the Makefile's list).
+OUR_IMAGES = ("platform", *LOCATIONS)
 
 
 def repo_files() -> list[str]:
