@@ -15,13 +15,13 @@ from reports.definitions import defs
 from reports.defs import warehouse_sql
 from reports.defs.assets import daily_revenue, tables
 from reports.defs.charts import charts
-from reports.defs.retries import WAREHOUSE_RETRY, is_transient, permanent_errors_fail_at_once
+from reports.defs.retries import RETRY_POLICY, is_transient, permanent_unless_transient
 
 
 def pg_error(code: str | None, message: str = "boom") -> psycopg2.Error:
     """A psycopg2 error as the server raises it: the class of its SQLSTATE, with pgcode set."""
     base = psycopg2.errors.lookup(code) if code else psycopg2.OperationalError
-    return type("ServerError", (base,), {"pgcode": code})(message)
+    return type(base.__name__, (base,), {"pgcode": code, "__module__": "psycopg2.errors"})(message)
 
 
 def wrapped(orig: Exception) -> sa.exc.DBAPIError:
@@ -42,7 +42,7 @@ TRANSIENT = {
     "deadlock": wrapped(pg_error("40P01", "deadlock detected")),
     "pool timeout": sa.exc.TimeoutError("QueuePool limit reached"),
     "duckdb file locked": sa.exc.OperationalError(
-        "SELECT 1", {}, type("IOException", (Exception,), {})('Could not set lock on file "w.duckdb"')),
+        "SELECT 1", {}, type("IOException", (Exception,), {"__module__": "duckdb"})('Could not set lock on file "w.duckdb"')),
     "dns": socket.gaierror(-2, "Name or service not known"),
     "socket": ConnectionResetError(104, "Connection reset by peer"),
     "store unreachable": bce.EndpointConnectionError(endpoint_url="http://s3:8333"),
@@ -58,7 +58,7 @@ PERMANENT = {
     "wrong password": wrapped(pg_error(None, 'FATAL:  password authentication failed for user "reports"')),
     "no database": wrapped(pg_error(None, 'FATAL:  database "warehouse" does not exist')),
     "duckdb binder": sa.exc.ProgrammingError(
-        "SELECT 1", {}, type("BinderException", (Exception,), {})("No function matches sum(VARCHAR)")),
+        "SELECT 1", {}, type("BinderException", (Exception,), {"__module__": "duckdb"})("No function matches sum(VARCHAR)")),
     "store access denied": client_error("AccessDenied", 403),
     "no such bucket": client_error("NoSuchBucket", 404),
     "no such file": FileNotFoundError("charts/x.png"),
@@ -69,14 +69,14 @@ PERMANENT = {
 @pytest.mark.parametrize("exc", TRANSIENT.values(), ids=list(TRANSIENT))
 def test_transient_errors_reach_the_retry_policy_unchanged(exc):
     assert is_transient(exc)
-    with pytest.raises(type(exc)), permanent_errors_fail_at_once("reports.x"):
+    with pytest.raises(type(exc)), permanent_unless_transient("reports.x"):
         raise exc
 
 
 @pytest.mark.parametrize("exc", PERMANENT.values(), ids=list(PERMANENT))
 def test_permanent_errors_become_a_failure_that_is_not_retried(exc):
     assert not is_transient(exc)
-    with pytest.raises(dg.Failure) as failure, permanent_errors_fail_at_once("reports.x"):
+    with pytest.raises(dg.Failure) as failure, permanent_unless_transient("reports.x"):
         raise exc
     assert failure.value.allow_retries is False
     assert failure.value.description.startswith(f"reports.x: {type(exc).__name__}")
@@ -84,25 +84,25 @@ def test_permanent_errors_become_a_failure_that_is_not_retried(exc):
 
 
 def test_our_own_failures_pass_through_as_raised():
-    with pytest.raises(dg.Failure) as failure, permanent_errors_fail_at_once("reports.x"):
+    with pytest.raises(dg.Failure) as failure, permanent_unless_transient("reports.x"):
         raise warehouse_sql.no_rows("marts.orders")
     assert failure.value.allow_retries is False and "has no rows" in failure.value.description
 
 
 def test_the_policy_waits_out_a_minute_long_outage():
-    waits = [WAREHOUSE_RETRY.calculate_delay(n) for n in range(1, WAREHOUSE_RETRY.max_retries + 1)]
+    waits = [RETRY_POLICY.calculate_delay(n) for n in range(1, RETRY_POLICY.max_retries + 1)]
     # Jitter moves each wait by up to ±delay: the last retry comes at least this long after the first failure.
-    least = sum(w - WAREHOUSE_RETRY.delay for w in waits)
-    assert WAREHOUSE_RETRY.backoff is dg.Backoff.EXPONENTIAL and WAREHOUSE_RETRY.jitter is dg.Jitter.PLUS_MINUS
+    least = sum(w - RETRY_POLICY.delay for w in waits)
+    assert RETRY_POLICY.backoff is dg.Backoff.EXPONENTIAL and RETRY_POLICY.jitter is dg.Jitter.PLUS_MINUS
     assert least > 60, waits
 
 
 def test_every_step_that_talks_to_the_warehouse_or_the_store_retries():
     loaded = defs()
     for asset in [*tables, *charts]:
-        assert asset.op.retry_policy == WAREHOUSE_RETRY, asset.key
+        assert asset.op.retry_policy == RETRY_POLICY, asset.key
     # The job's policy covers the steps without one of their own: the asset check.
-    assert loaded.resolve_job_def("reports_job").op_retry_policy == WAREHOUSE_RETRY
+    assert loaded.resolve_job_def("reports_job").op_retry_policy == RETRY_POLICY
 
 
 def attempts(result: dg.ExecuteInProcessResult, step: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from platform_common import Warehouse
 
 from reports.defs import warehouse_sql as sql
-from reports.defs.retries import WAREHOUSE_RETRY, permanent_errors_fail_at_once
+from reports.defs.retries import RETRY_POLICY, permanent_unless_transient
 
 OWNERS = ["team:reports"]
 TABLE_KINDS = {"sql", "postgres"}
@@ -62,7 +62,7 @@ def build_table(
 ) -> dg.MaterializeResult:
     """Check the `sources` ({(schema, table): columns needed}), then replace reports.<table>
     with the rows of `select`. The preview lists rows by `order_by`, or as stored."""
-    with permanent_errors_fail_at_once(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
+    with permanent_unless_transient(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
         for (source_schema, source_table), needed in sources.items():
             sql.require_rows(conn, source_schema, source_table, needed)
         sql.replace_table(conn, SCHEMA, table, schema, select, {})
@@ -94,7 +94,7 @@ ORDER BY 1
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": DAILY_REVENUE_SCHEMA},
     description="Orders and revenue (cents, refunds excluded) per order date.",
 )
@@ -142,7 +142,7 @@ ORDER BY position NULLS LAST, status COLLATE "C"
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": ORDERS_BY_STATUS_SCHEMA},
     description=(
         "Order count and amount per order status. Every known status has a row (zero when "
@@ -197,7 +197,7 @@ ORDER BY c.customer_id
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": CUSTOMER_SUMMARY_SCHEMA},
     description="One row per customer: segment, orders, returns, lifetime value and net revenue (cents).",
 )
@@ -249,7 +249,7 @@ IN_WINDOW = '"month" >= :start AND "month" < :end'
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     metadata={"partition_expr": "month", "dagster/column_schema": MONTHLY_REVENUE_SCHEMA},
     description=(
         "Orders and revenue (cents, refunds excluded) per calendar month, one partition per "
@@ -268,7 +268,7 @@ def monthly_revenue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     params = {"start": window.start.replace(tzinfo=None), "end": window.end.replace(tzinfo=None), **months}
     select = MONTHLY_REVENUE_SQL.format(months=", ".join(f"(CAST(:{name} AS TIMESTAMP))" for name in months))
     table = "monthly_revenue"
-    with permanent_errors_fail_at_once(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
+    with permanent_unless_transient(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
         # An empty month is normal; an empty marts.orders is a broken upstream.
         sql.require_rows(conn, "marts", "orders", ORDER_COLUMNS)
         sql.replace_rows(conn, SCHEMA, table, MONTHLY_REVENUE_SCHEMA, IN_WINDOW, select, params)

@@ -14,7 +14,7 @@ import dagster as dg
 from platform_common import ObjectStore, Warehouse
 
 from reports.defs.assets import OWNERS, daily_revenue, orders_by_status
-from reports.defs.retries import WAREHOUSE_RETRY, permanent_errors_fail_at_once
+from reports.defs.retries import RETRY_POLICY, permanent_unless_transient
 
 # matplotlib (and pandas) load when a chart is drawn, not with the definitions:
 # the code server and runs that draw nothing skip them (docs/performance.md).
@@ -69,11 +69,11 @@ def _money(ax) -> None:
     owners=OWNERS,
     kinds=CHART_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     description="Line chart of revenue by day (returns excluded), stored as charts/revenue_by_day.png.",
 )
 def revenue_chart(object_store: ObjectStore, warehouse: Warehouse) -> dg.MaterializeResult:
-    with permanent_errors_fail_at_once("reports/revenue_chart"):
+    with permanent_unless_transient("reports/revenue_chart"):
         days = warehouse.read_sql("SELECT order_date, revenue_cents FROM reports.daily_revenue ORDER BY order_date")
         return _draw_revenue(object_store, days)
 
@@ -110,11 +110,11 @@ def _draw_revenue(object_store: ObjectStore, days) -> dg.MaterializeResult:
     owners=OWNERS,
     kinds=CHART_KINDS,
     code_version="1",
-    retry_policy=WAREHOUSE_RETRY,
+    retry_policy=RETRY_POLICY,
     description="Bar chart of the order count per status, stored as charts/orders_by_status.png.",
 )
 def orders_by_status_chart(object_store: ObjectStore, warehouse: Warehouse) -> dg.MaterializeResult:
-    with permanent_errors_fail_at_once("reports/orders_by_status_chart"):
+    with permanent_unless_transient("reports/orders_by_status_chart"):
         # In the table's order: the shop's statuses first, then any other.
         by_status = warehouse.read_sql("SELECT status, orders FROM reports.orders_by_status")
         return _draw_orders_by_status(object_store, by_status)

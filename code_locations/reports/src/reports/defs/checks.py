@@ -3,7 +3,7 @@ import sqlalchemy as sa
 from platform_common import Warehouse
 
 from reports.defs.assets import REFUNDED, daily_revenue
-from reports.defs.retries import permanent_errors_fail_at_once
+from reports.defs.retries import permanent_unless_transient
 
 TOTALS_SQL = f"""
 SELECT (SELECT count(*) FROM marts.orders) AS mart_orders,
@@ -22,7 +22,7 @@ SELECT (SELECT count(*) FROM marts.orders) AS mart_orders,
     ),
 )
 def daily_revenue_matches_marts(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with permanent_errors_fail_at_once("the check daily_revenue_matches_marts"), warehouse.begin() as conn:
+    with permanent_unless_transient("the check daily_revenue_matches_marts"), warehouse.begin() as conn:
         totals = conn.execute(sa.text(TOTALS_SQL)).mappings().one()
     values = {k: int(v) for k, v in totals.items()}
     return dg.AssetCheckResult(

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from reports.defs.retries import WAREHOUSE_RETRY
+from reports.defs.retries import RETRY_POLICY
 
 # Partitioned by month (inferred from reports/monthly_revenue); the unpartitioned tables
 # and charts are rebuilt in every run. Launch it for one month, or for a range of
@@ -10,5 +10,5 @@ reports_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("reports"),
     description="Rebuild the report tables and charts from the marts (monthly revenue: the selected months).",
     # For the steps without a policy of their own: the asset check.
-    op_retry_policy=WAREHOUSE_RETRY,
+    op_retry_policy=RETRY_POLICY,
 )

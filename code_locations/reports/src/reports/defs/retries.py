@@ -1,11 +1,11 @@
 """Which failures a step retries: a lost connection, yes; bad data or a refused query, no.
 
-Steps that talk to the warehouse or the object store carry `WAREHOUSE_RETRY`,
-Dagster's own RetryPolicy: after a transient error the step runs again, waiting
-2, 6, 14, 30 then 62 s (±2 s of jitter), so an outage shorter than a minute ends
-in SUCCESS. Everything else fails at once: `permanent_errors_fail_at_once` turns
-any error that is not transient into a `dg.Failure(allow_retries=False)`, which
-Dagster does not retry.
+Steps that talk to the warehouse or the object store carry `RETRY_POLICY`,
+Dagster's own RetryPolicy, and run their body inside `permanent_unless_transient`.
+After a transient error the step runs again, Dagster waiting (2^n - 1) x 2 s
+before attempt n + 1 (2, 6, 14, 30, 62, 126 s, each ±2 s of jitter), so an
+outage shorter than a minute ends in SUCCESS. Any other error becomes a
+`dg.Failure(allow_retries=False)`, which Dagster does not retry.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=5, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RETRY_POLICY = dg.RetryPolicy(max_retries=6, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 # Postgres SQLSTATEs that a later attempt can get past (Appendix A of its manual):
 # connection exceptions (class 08), too many connections and other resource
@@ -84,7 +84,7 @@ def _transient_s3(exc: BaseException) -> bool:
 
 
 @contextmanager
-def permanent_errors_fail_at_once(what: str) -> Iterator[None]:
+def permanent_unless_transient(what: str) -> Iterator[None]:
     """Let transient errors through to the step's RetryPolicy; fail on anything else
     without a retry, naming `what` the step was doing."""
     try:
