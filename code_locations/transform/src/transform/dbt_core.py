@@ -29,7 +29,8 @@ def require() -> None:
                 "transform's code server and run workers (transform.STEP_ONLY_PACKAGES), and a dbt "
                 "build needs it for row counts and column schemas. Run the dbt step in a process of "
                 "its own: the multiprocess executor, transform's executor in docker and k8s."
-            )
+            ),
+            allow_retries=False,  # the same process would fail the same way
         )
 
 

@@ -1,0 +1,102 @@
+"""Which failures a step retries: a lost connection, yes; bad data or a refused query, no.
+
+Steps that talk to the warehouse or the object store carry `RETRY_POLICY`,
+Dagster's own RetryPolicy, and run their body inside `permanent_unless_transient`.
+After a transient error the step runs again, Dagster waiting (2^n - 1) x 2 s
+before attempt n + 1 (2, 6, 14, 30, 62, 126 s, each ±2 s of jitter), so an
+outage shorter than a minute ends in SUCCESS. Any other error becomes a
+`dg.Failure(allow_retries=False)`, which Dagster does not retry.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+
+RETRY_POLICY = dg.RetryPolicy(max_retries=6, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+# Postgres SQLSTATEs that a later attempt can get past (Appendix A of its manual):
+# connection exceptions (class 08), too many connections and other resource
+# shortages (53), the server shutting down or starting (57P01-57P03), and a
+# transaction that lost a race (40001 serialization failure, 40P01 deadlock).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53")
+TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01"}
+# Object-store answers worth another attempt: the server's own errors and throttling.
+TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling"}
+# libpq reports a failed login without a SQLSTATE: these are refusals, not outages.
+REFUSED_LOGIN = ("password authentication failed", "no pg_hba.conf entry", "does not exist")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors that say "not now" rather than "never"."""
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
+        return True
+    module = type(exc).__module__
+    if module.startswith("sqlalchemy"):
+        return _transient_sql(exc)
+    if module.startswith(("botocore", "boto3")):  # botocore is imported only to look at its own errors
+        return _transient_s3(exc)
+    return _transient_psycopg2(exc)
+
+
+def _transient_sql(exc: BaseException) -> bool:
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    # DuckDB (`make dev`): another process holds the warehouse file for a moment.
+    if type(orig).__name__ == "IOException" and "lock" in str(orig).lower():
+        return True
+    return _transient_psycopg2(orig)
+
+
+def _transient_psycopg2(exc: BaseException) -> bool:
+    import psycopg2
+
+    if not isinstance(exc, psycopg2.Error):
+        return False
+    code = exc.pgcode
+    if code is None:
+        # No answer from a server (refused, unreachable, cut off mid-query), or a refused login.
+        refused = any(text in str(exc) for text in REFUSED_LOGIN)
+        return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not refused
+    return code[:2] in TRANSIENT_SQLSTATE_CLASSES or code in TRANSIENT_SQLSTATES
+
+
+def _transient_s3(exc: BaseException) -> bool:
+    from botocore import exceptions as bce
+
+    if isinstance(exc, (bce.ConnectionError, bce.HTTPClientError)):
+        return True
+    if isinstance(exc, bce.ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or error.get("Code") in TRANSIENT_S3_CODES
+    return False
+
+
+@contextmanager
+def permanent_unless_transient(what: str) -> Iterator[None]:
+    """Let transient errors through to the step's RetryPolicy; fail on anything else
+    without a retry, naming `what` the step was doing."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise dg.Failure(
+            description=f"{what}: {type(exc).__name__}: {exc}".strip(),
+            metadata={"retried": False, "error": type(exc).__name__},
+            allow_retries=False,
+        ) from exc
+
