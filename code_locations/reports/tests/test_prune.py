@@ -100,8 +100,12 @@ def test_bad_config_names_the_field(landing, config, field):
     [failure] = result.get_step_failure_events()
     assert failure.step_key == "find_prune_candidates"
     assert f"validation error for PruneLandingConfig\n{field}\n" in failure.step_failure_data.error.to_string()
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(dg.Failure, match=field) as raised:
         PruneLandingConfig(**config)
+    assert raised.value.allow_retries is False  # the job's RetryPolicy leaves a bad config alone
+    assert isinstance(raised.value.__cause__, ValidationError)
+    assert [e.event_type_value for e in result.all_events if e.step_key == "find_prune_candidates"].count(
+        "STEP_UP_FOR_RETRY") == 0
     assert remaining(landing) == before
 
 

@@ -156,3 +156,38 @@ def test_sql_that_fails_midway_rolls_back_and_is_not_retried(warehouse):
     assert warehouse.read_sql("SELECT * FROM reports.daily_revenue ORDER BY order_date").equals(before)
     tables_left = warehouse.read_sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'reports'")
     assert tables_left["table_name"].tolist() == ["daily_revenue"]  # no half-built table left behind
+
+
+def test_the_prune_job_retries_a_store_outage_and_not_a_refusal(object_store, monkeypatch):
+    from platform_common import ObjectStore
+
+    from reports.defs.maintenance import prune_landing_job
+
+    assert prune_landing_job.op_retry_policy == RETRY_POLICY
+    real, calls = ObjectStore.list, []
+
+    def flaky(self, prefix=""):
+        calls.append(prefix)
+        if len(calls) == 1:
+            raise TRANSIENT["store unreachable"]
+        return real(self, prefix)
+
+    def denied(self, prefix=""):
+        raise PERMANENT["store access denied"]
+
+    def run() -> dg.ExecuteInProcessResult:
+        return prune_landing_job.execute_in_process(
+            resources={"object_store": object_store, "mem_io_manager": dg.mem_io_manager}, raise_on_error=False)
+
+    monkeypatch.setattr(ObjectStore, "list", flaky)
+    result = run()
+    assert result.success and len(calls) == 2
+    assert attempts(result, "find_prune_candidates")["STEP_UP_FOR_RETRY"] == 1
+
+    monkeypatch.setattr(ObjectStore, "list", denied)
+    result = run()
+    assert not result.success
+    assert attempts(result, "find_prune_candidates") == {
+        "STEP_START": 1, "STEP_RESTARTED": 0, "STEP_UP_FOR_RETRY": 0, "STEP_FAILURE": 1}
+    [failure] = result.get_step_failure_events()
+    assert "prune_landing_job: listing landing files: ClientError" in failure.step_failure_data.error.message

@@ -80,8 +80,11 @@ def test_the_environment_picks_the_dbt_target(monkeypatch, tmp_path):
 def test_dbt_build_config_is_validated():
     assert DbtBuildConfig(full_refresh=True, threads=4).flags() == ["--full-refresh", "--threads", "4"]
     assert DbtBuildConfig().flags() == []
-    with pytest.raises(pydantic.ValidationError):
+    # A Failure that the dbt step's RetryPolicy does not retry, with pydantic's message.
+    with pytest.raises(dg.Failure, match="1 validation error for DbtBuildConfig\nthreads\n") as raised:
         DbtBuildConfig(threads=0)
+    assert raised.value.allow_retries is False
+    assert isinstance(raised.value.__cause__, pydantic.ValidationError)
 
 
 def test_the_manifest_was_prepared_by_prepare_sh_for_the_images_target():

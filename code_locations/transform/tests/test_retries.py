@@ -99,3 +99,15 @@ def test_every_step_that_talks_to_the_warehouse_retries():
     assert customer_cohorts.op.retry_policy == RETRY_POLICY
     # The job's policy covers the steps without one of their own: payments_reconcile.
     assert defs().resolve_job_def("transform_job").op_retry_policy == RETRY_POLICY
+
+
+def test_a_bad_build_config_fails_the_dbt_step_at_once():
+    """Dagster builds the step's config inside the step, where its RetryPolicy applies."""
+    job = defs().resolve_job_def("transform_job")
+    result = job.execute_in_process(run_config={"ops": {"transform_dbt": {"config": {"threads": 0}}}},
+                                    raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type_value for e in result.all_events if e.step_key == "transform_dbt"]
+    assert kinds.count("STEP_START") == 1 and "STEP_UP_FOR_RETRY" not in kinds and "STEP_FAILURE" in kinds
+    [failure] = result.get_step_failure_events()
+    assert "validation error for DbtBuildConfig\nthreads\n" in failure.step_failure_data.error.message

@@ -13,8 +13,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
+from pydantic import ValidationError, model_validator
 
 RETRY_POLICY = dg.RetryPolicy(max_retries=6, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
@@ -99,3 +101,23 @@ def permanent_unless_transient(what: str) -> Iterator[None]:
             metadata={"retried": False, "error": type(exc).__name__},
             allow_retries=False,
         ) from exc
+
+
+class FailsAtOnceConfig(dg.Config):
+    """Run config whose bad values fail the step at once.
+
+    Dagster builds a step's Config inside the step, where its RetryPolicy would
+    retry pydantic's ValidationError like any other error; this turns it into a
+    Failure that is not retried, with pydantic's own message.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fail_at_once(cls, data: Any, handler: Any) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            lines = [f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} for {cls.__name__}"]
+            lines += [f"{'.'.join(map(str, e['loc']))}\n  {e['msg']}" for e in errors]
+            raise dg.Failure(description="\n".join(lines), allow_retries=False) from exc

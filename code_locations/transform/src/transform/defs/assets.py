@@ -13,7 +13,7 @@ from pydantic import Field
 
 from transform import dbt_core
 from transform.defs.dbt_failures import dbt_failure_is_transient
-from transform.defs.retries import RETRY_POLICY
+from transform.defs.retries import RETRY_POLICY, FailsAtOnceConfig
 from transform.project import dbt_project
 
 OWNERS = ["team:transform"]
@@ -45,7 +45,7 @@ class TransformTranslator(DagsterDbtTranslator):
         return OWNERS
 
 
-class DbtBuildConfig(dg.Config):
+class DbtBuildConfig(FailsAtOnceConfig):
     """Options for one `dbt build`; the defaults are what the sensor-triggered runs use."""
 
     full_refresh: bool = Field(default=False, description="dbt --full-refresh: rebuild incremental models")
