@@ -70,7 +70,7 @@ def test_only_the_images_that_use_duckdb_install_it(location):
 
 
 def test_duckdb_is_used_where_the_pipelines_say():
-    assert [loc for loc in LOCATIONS if uses_duckdb(loc)] == ["ingest", "transform", "housekeeping"]
+    assert [loc for loc in LOCATIONS if uses_duckdb(loc)] == ["ingest", "housekeeping"]
 
 
 def test_transform_installs_sqlglot_without_its_compiled_build():

@@ -34,8 +34,15 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
     assert result["summary"]["reference"]["pipeline"] == []
     [pipeline] = result["summary"]["tuned"]["pipeline"]
     assert "error" not in pipeline, pipeline
-    assert pipeline["orders"] == 2000
+    assert pipeline["orders"] == pipeline["size"] == 2000
     assert set(pipeline["runs"]) == {"ingest", "transform", "reports"}
+    # Every run's peak memory was sampled (the cgroup holds its step processes too).
+    assert all(run["peak_mib"] for run in pipeline["runs"].values()), pipeline["runs"]
+    assert pipeline["s_per_million_orders"] > 0
+    assert result["targets"]["pipeline_2000_every_run_peak_mib < 1024"]["value"] > 0
+    # ingest.measure's hooks ran in the ingest code server's container, or say which is missing.
+    assert set(result["landing"]) == {"sensor_ticks", "run_reads_only_its_own_file"}
+    assert "error" not in result["landing"]["sensor_ticks"], result["landing"]
     assert set(result["ratios"]) >= {"launch_to_success_s", "burst_all_succeeded_s", "idle_memory_mib"}
     assert result["deploy"]["location"] == "reports" and result["deploy"]["deploy_s"] > 0
     assert set(result["images_mb"]) == {"platform", "ingest", "transform", "reports"}

@@ -114,8 +114,12 @@ def test_bad_config_names_the_field(landing, config, field):
     [failure] = result.get_step_failure_events()
     assert failure.step_key == "find_prune_candidates"
     assert f"validation error for PruneLandingConfig\n{field}\n" in failure.step_failure_data.error.to_string()
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(dg.Failure, match=field) as raised:
         PruneLandingConfig(**config)
+    assert raised.value.allow_retries is False  # the job's RetryPolicy leaves a bad config alone
+    assert isinstance(raised.value.__cause__, ValidationError)
+    assert [e.event_type_value for e in result.all_events if e.step_key == "find_prune_candidates"].count(
+        "STEP_UP_FOR_RETRY") == 0
     assert remaining(landing) == before
 
 
@@ -144,3 +148,34 @@ def test_the_job_runs_from_the_definitions_with_the_local_object_store(landing):
 )
 def test_day_of(key, day):
     assert day_of(key) == day
+
+
+def test_a_store_outage_is_retried_and_a_refusal_is_not(landing, monkeypatch):
+    from botocore import exceptions as bce
+    from platform_common.retries import RETRY_POLICY
+
+    assert prune_landing_job.op_retry_policy == RETRY_POLICY
+    real, calls = ObjectStore.list, []
+
+    def flaky(self, prefix=""):
+        calls.append(prefix)
+        if len(calls) == 1:
+            raise bce.EndpointConnectionError(endpoint_url="http://s3:8333")
+        return real(self, prefix)
+
+    def denied(self, prefix=""):
+        raise bce.ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                              "ListObjectsV2")
+
+    monkeypatch.setattr(ObjectStore, "list", flaky)
+    result = prune(landing, raise_on_error=False, older_than_days=7)
+    assert result.success and len(calls) == 2
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert [e.step_key for e in retried] == ["find_prune_candidates"]
+
+    monkeypatch.setattr(ObjectStore, "list", denied)
+    result = prune(landing, raise_on_error=False, older_than_days=7)
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    [failure] = result.get_step_failure_events()
+    assert "prune_landing_job: listing landing files: ClientError" in failure.step_failure_data.error.message

@@ -172,3 +172,28 @@ def test_revenue_check_fails_when_the_report_disagrees_with_the_marts(warehouse)
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed
     assert evaluation.metadata["difference_cents"].value == -5  # five kept orders, one cent each
+
+
+def test_marts_orders_missing_altogether_says_so_and_keeps_the_previous_report(warehouse):
+    assert build(warehouse, [daily_revenue]).success
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE marts.orders")
+    result = build(warehouse, [daily_revenue], raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "marts.orders does not exist: has transform_job run?" in failure.step_failure_data.error.message
+    assert warehouse.read_sql("SELECT count(*) AS n FROM reports.daily_revenue")["n"][0] == 6
+
+
+def test_materializations_preview_the_rows_written(warehouse):
+    result = build(warehouse, [daily_revenue])
+    [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+    preview = mat.metadata["preview"].value.splitlines()
+    assert preview[:3] == ["| order_date | orders | revenue_cents |", "|---|---|---|", "| 2024-01-01 00:00:00 | 2 | 1000 |"]
+    assert len(preview) == 2 + 5
+    assert mat.metadata["dagster/table_name"].value == "warehouse.reports.daily_revenue"
+    monthly = build(warehouse, [monthly_revenue], partition_key="2024-02-01")
+    [mat] = [e.materialization for e in monthly.get_asset_materialization_events()]
+    assert mat.metadata["preview"].value.splitlines()[2:] == ["| 2024-02-01 00:00:00 | 2 | 0 | 1100 |"]
+    assert (mat.metadata["dagster/row_count"].value, mat.metadata["months"].value) == (1, 1)
+    assert mat.metadata["revenue_cents"].value == 1100

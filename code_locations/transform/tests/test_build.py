@@ -163,6 +163,9 @@ def test_each_guard_fails_its_blocking_check(bad_build, guard):
 def test_failed_guards_stop_the_run_and_the_marts_keep_their_last_good_data(bad_build, good_warehouse):
     local_dir, result = bad_build
     assert not result.success  # so reports' sensor (transform_job succeeded) does not fire
+    # Bad data fails the same way twice: the dbt step is not retried.
+    dbt_step = [e.event_type_value for e in result.all_events if e.step_key == "transform_dbt"]
+    assert dbt_step.count("STEP_START") == 1 and "STEP_UP_FOR_RETRY" not in dbt_step
     assert materialized(result) == {"staging/stg_customers", "staging/stg_orders", "staging/stg_payments"}
     failed = {name for name, e in checks(result).items() if not e.passed}
     assert failed == {check for _, check in GUARDS.values()}

@@ -81,7 +81,7 @@ def test_a_run_that_wrote_only_payments_still_triggers():
 
 def test_sensor_runs_in_the_daemon_every_five_seconds():
     assert raw_data_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert raw_data_sensor.minimum_interval_seconds == 5
+    assert raw_data_sensor.minimum_interval_seconds == 4
 
 
 def test_the_first_tick_folds_history_into_one_run():

@@ -3,9 +3,10 @@ import pytest
 from platform_common import sensor_interval_seconds
 
 
-def test_sensor_interval_is_five_seconds_unless_set(monkeypatch):
+def test_sensor_interval_is_four_seconds_unless_set(monkeypatch):
+    # Just under Dagster's 5 s sensor loop, so every wake-up of the loop is a tick.
     monkeypatch.delenv("PLATFORM_SENSOR_INTERVAL_SECONDS", raising=False)
-    assert sensor_interval_seconds() == 5
+    assert sensor_interval_seconds() == 4
     monkeypatch.setenv("PLATFORM_SENSOR_INTERVAL_SECONDS", "30")
     assert sensor_interval_seconds() == 30
 

@@ -4,7 +4,6 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from platform_common import Environment, current_environment, platform_resources
 
-from transform import dbt_core
 from transform.defs import assets, checks, cohorts, jobs, sensors
 from transform.project import dbt_project
 
@@ -15,7 +14,6 @@ DBT_TARGETS = {Environment.LOCAL: "duckdb", Environment.DOCKER: "postgres", Envi
 @dg.definitions
 def defs() -> dg.Definitions:
     env = current_environment()
-    dbt_core.report_installed_version()
     resources = platform_resources(env)
     if env is Environment.LOCAL:
         # dbt runs in a subprocess that reads its DuckDB path from the environment:
@@ -28,7 +26,5 @@ def defs() -> dg.Definitions:
         sensors=[sensors.raw_data_sensor],
         resources={**resources, "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS[env])},
         # A DuckDB file takes one writer at a time: run local steps in one process.
-        # Elsewhere each step gets a process of its own, the only kind that imports
-        # dbt-core (transform.STEP_ONLY_PACKAGES); in_process is not on offer.
-        executor=dg.in_process_executor if env is Environment.LOCAL else dg.multiprocess_executor,
+        executor=dg.in_process_executor if env is Environment.LOCAL else None,
     )

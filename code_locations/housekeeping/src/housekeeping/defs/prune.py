@@ -16,12 +16,14 @@ from platform_common import ObjectInfo, ObjectStore
 from platform_common.landing_archive import LANDING_ROOT, is_archived
 from pydantic import Field, field_validator
 
+from platform_common.retries import RETRY_POLICY, FailsAtOnceConfig, permanent_unless_transient
+
 # Ops hand their outputs to the next op in memory. Provided by definitions.py.
 MEM_IO_MANAGER = "mem_io_manager"
 DAY_SEGMENT = re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})/")
 
 
-class PruneLandingConfig(dg.Config):
+class PruneLandingConfig(FailsAtOnceConfig):
     older_than_days: int = Field(default=30, ge=1, description="delete only files last modified this many days ago")
     dry_run: bool = Field(default=True, description="log what would be deleted and delete nothing")
     prefix: str = Field(default=LANDING_ROOT, description="folder to prune, under landing/ and ending with '/'")
@@ -67,6 +69,7 @@ class PruneOutcome:
     description="List landing files older than `older_than_days` whose day is archived.",
     out=dg.Out(io_manager_key=MEM_IO_MANAGER),
 )
+@permanent_unless_transient("prune_landing_job: listing landing files")
 def find_prune_candidates(
     context: dg.OpExecutionContext, config: PruneLandingConfig, landing_store: ObjectStore, ingest_archive: ObjectStore
 ) -> PrunePlan:
@@ -96,6 +99,7 @@ def find_prune_candidates(
 
 
 @dg.op(description="Delete the candidates, or only log them in a dry run.", out=dg.Out(io_manager_key=MEM_IO_MANAGER))
+@permanent_unless_transient("prune_landing_job: deleting landing files")
 def delete_landing_files(context: dg.OpExecutionContext, plan: PrunePlan, landing_store: ObjectStore) -> PruneOutcome:
     deleted: list[str] = []
     for obj in plan.candidates:
@@ -142,6 +146,8 @@ prune_landing_job = prune_landing.to_job(
     ),
     # A few small sequential steps in one process, so in-memory outputs reach the next op.
     executor_def=dg.in_process_executor,
+    # The store's outages; a retried delete deletes again, which the store allows.
+    op_retry_policy=RETRY_POLICY,
 )
 
 

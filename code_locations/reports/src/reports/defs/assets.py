@@ -1,26 +1,32 @@
 """Report tables a BI tool can query, built from transform's marts by asset key.
 
-Each table lands in the warehouse schema `reports` through the WarehouseIOManager,
-which replaces it in one transaction (a partition of `monthly_revenue` replaces
-only its month). A guard that raises here leaves the previous table in place.
+Each table is computed by the warehouse (`INSERT ... SELECT`, reports.defs.warehouse_sql)
+and replaced in one transaction; a partition of `monthly_revenue` replaces only its
+month. The run reads back a count and a preview, never the marts themselves, so
+its memory stays the same at any size. A guard that raises leaves the previous
+table in place.
 """
 
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 import dagster as dg
-from platform_common import DataFrame, Warehouse
+import sqlalchemy as sa
+from platform_common import Warehouse
 
-if TYPE_CHECKING:  # pandas loads when a step needs it, not with the definitions (docs/performance.md)
-    import pandas as pd
+from reports.defs import warehouse_sql as sql
+from platform_common.retries import RETRY_POLICY, permanent_unless_transient
 
 OWNERS = ["team:reports"]
-TABLE_KINDS = {"pandas", "postgres"}
+TABLE_KINDS = {"sql", "postgres"}
 MARTS_ORDERS = dg.AssetKey(["marts", "orders"])
 MARTS_CUSTOMERS = dg.AssetKey(["marts", "customers"])
+SCHEMA = "reports"
 
 STATUSES = ("placed", "shipped", "completed", "return_pending", "returned")
 # Revenue counts what the shop kept: returned orders are refunded.
 REFUNDED_STATUSES = ("returned",)
+REFUNDED = sql.in_list(REFUNDED_STATUSES)
+KEPT_CENTS = f"CASE WHEN status IN ({REFUNDED}) THEN 0 ELSE amount_cents END"
 ORDER_COLUMNS = ("order_id", "customer_id", "order_date", "status", "amount_cents")
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -37,11 +43,8 @@ CUSTOMER_COLUMNS = (
 MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2024-01-01", timezone="UTC", end_offset=1)
 
 # Owned and materialized by the transform location; declared here by key so the
-# lineage graph joins across locations and inputs load from the warehouse.
-upstream = [
-    dg.AssetSpec(key, group_name="marts", owners=["team:transform"]).with_io_manager_key("io_manager")
-    for key in (MARTS_ORDERS, MARTS_CUSTOMERS)
-]
+# lineage graph joins across locations.
+upstream = [dg.AssetSpec(key, group_name="marts", owners=["team:transform"]) for key in (MARTS_ORDERS, MARTS_CUSTOMERS)]
 
 
 def columns(*spec: tuple[str, str, str]) -> dg.TableSchema:
@@ -49,25 +52,22 @@ def columns(*spec: tuple[str, str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, type, description) for name, type, description in spec])
 
 
-def require_rows(df: DataFrame, table: str, needed: tuple[str, ...]) -> DataFrame:
-    """Fail before anything is written, so the BI tool keeps the last good report."""
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise dg.Failure(
-            description=f"{table} is missing column(s) {', '.join(missing)}; the reports need {', '.join(needed)}",
-            metadata={"columns_found": dg.MetadataValue.json([str(c) for c in df.columns])},
-        )
-    if df.empty:
-        raise no_rows(table)
-    return df
-
-
-def no_rows(table: str) -> dg.Failure:
-    return dg.Failure(f"{table} has no rows: has transform_job run? The report tables keep their previous contents.")
-
-
-def revenue_cents(orders: DataFrame) -> "pd.Series":
-    return orders["amount_cents"].where(~orders["status"].isin(REFUNDED_STATUSES), 0)
+def build_table(
+    warehouse: Warehouse,
+    table: str,
+    schema: dg.TableSchema,
+    select: str,
+    sources: dict[tuple[str, str], tuple[str, ...]],
+    order_by: str | None = None,
+) -> dg.MaterializeResult:
+    """Check the `sources` ({(schema, table): columns needed}), then replace reports.<table>
+    with the rows of `select`. The preview lists rows by `order_by`, or as stored."""
+    with permanent_unless_transient(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
+        for (source_schema, source_table), needed in sources.items():
+            sql.require_rows(conn, source_schema, source_table, needed)
+        sql.replace_table(conn, SCHEMA, table, schema, select, {})
+        metadata = sql.table_metadata(conn, SCHEMA, table, schema, order_by=order_by)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 DAILY_REVENUE_SCHEMA = columns(
@@ -76,28 +76,33 @@ DAILY_REVENUE_SCHEMA = columns(
     ("revenue_cents", "BIGINT", "amount paid for that day's orders, returned orders excluded"),
 )
 
+DAILY_REVENUE_SQL = f"""
+SELECT CAST(date_trunc('day', order_date) AS TIMESTAMP) AS order_date,
+       count(order_id) AS orders,
+       coalesce(sum({KEPT_CENTS}), 0) AS revenue_cents
+FROM marts.orders
+WHERE order_date IS NOT NULL
+GROUP BY 1
+ORDER BY 1
+"""
+
 
 @dg.asset(
     key=["reports", "daily_revenue"],
-    ins={"orders": dg.AssetIn(MARTS_ORDERS)},
+    deps=[MARTS_ORDERS],
     group_name="reports",
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": DAILY_REVENUE_SCHEMA},
     description="Orders and revenue (cents, refunds excluded) per order date.",
 )
-def daily_revenue(orders: DataFrame) -> DataFrame:
-    import pandas as pd
-
-    orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
-    kept = orders.assign(revenue_cents=revenue_cents(orders))
-    out = (
-        kept.assign(order_date=pd.to_datetime(kept["order_date"]).dt.normalize())
-        .groupby("order_date", as_index=False)
-        .agg(orders=("order_id", "count"), revenue_cents=("revenue_cents", "sum"))
+def daily_revenue(warehouse: Warehouse) -> dg.MaterializeResult:
+    return build_table(
+        warehouse, "daily_revenue", DAILY_REVENUE_SCHEMA, DAILY_REVENUE_SQL, {("marts", "orders"): ORDER_COLUMNS},
+        order_by="order_date",
     )
-    return out.astype({"orders": "int64", "revenue_cents": "int64"})
 
 
 ORDERS_BY_STATUS_SCHEMA = columns(
@@ -107,28 +112,47 @@ ORDERS_BY_STATUS_SCHEMA = columns(
     ("share_of_orders", "DOUBLE", "orders / all orders, 0..1"),
 )
 
+KNOWN_STATUSES = ", ".join(f"({sql.in_list([status])}, {i})" for i, status in enumerate(STATUSES))
+# Known statuses first, in the shop's order; any other after them by code point
+# (COLLATE "C": the same order on both warehouses, whatever the database's locale).
+ORDERS_BY_STATUS_SQL = f"""
+WITH known (status, position) AS (VALUES {KNOWN_STATUSES}),
+counted AS (
+    SELECT status, count(order_id) AS orders, coalesce(sum(amount_cents), 0) AS amount_cents
+    FROM marts.orders
+    WHERE status IS NOT NULL
+    GROUP BY status
+),
+listed AS (
+    SELECT coalesce(known.status, counted.status) AS status, known.position,
+           coalesce(counted.orders, 0) AS orders, coalesce(counted.amount_cents, 0) AS amount_cents
+    FROM known FULL OUTER JOIN counted ON counted.status = known.status
+)
+SELECT status, orders, amount_cents,
+       CAST(orders AS DOUBLE PRECISION) / NULLIF(CAST(sum(orders) OVER () AS DOUBLE PRECISION), 0) AS share_of_orders
+FROM listed
+ORDER BY position NULLS LAST, status COLLATE "C"
+"""
+
 
 @dg.asset(
     key=["reports", "orders_by_status"],
-    ins={"orders": dg.AssetIn(MARTS_ORDERS)},
+    deps=[MARTS_ORDERS],
     group_name="reports",
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": ORDERS_BY_STATUS_SCHEMA},
     description=(
         "Order count and amount per order status. Every known status has a row (zero when "
         "no order has it); a status transform adds later appears after them."
     ),
 )
-def orders_by_status(orders: DataFrame) -> DataFrame:
-    orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
-    counts = orders.groupby("status").agg(orders=("order_id", "count"), amount_cents=("amount_cents", "sum"))
-    order = [*STATUSES, *sorted(set(counts.index) - set(STATUSES))]
-    out = counts.reindex(order, fill_value=0).rename_axis("status").reset_index()
-    out = out.astype({"orders": "int64", "amount_cents": "int64"})
-    out["share_of_orders"] = out["orders"] / out["orders"].sum()
-    return out
+def orders_by_status(warehouse: Warehouse) -> dg.MaterializeResult:
+    return build_table(
+        warehouse, "orders_by_status", ORDERS_BY_STATUS_SCHEMA, ORDERS_BY_STATUS_SQL, {("marts", "orders"): ORDER_COLUMNS}
+    )
 
 
 CUSTOMER_SUMMARY_SCHEMA = columns(
@@ -144,46 +168,45 @@ CUSTOMER_SUMMARY_SCHEMA = columns(
     ("most_recent_order", "TIMESTAMP", "empty for customers without orders"),
 )
 
+CUSTOMER_SUMMARY_SQL = f"""
+WITH returned AS (
+    SELECT customer_id, count(order_id) AS returned_orders, coalesce(sum(amount_cents), 0) AS refunded_cents
+    FROM marts.orders
+    WHERE status IN ({REFUNDED})
+    GROUP BY customer_id
+)
+SELECT c.customer_id, c.first_name, c.last_name,
+       CASE WHEN c.number_of_orders = 0 THEN 'no orders' WHEN c.number_of_orders = 1 THEN 'new' ELSE 'repeat' END
+           AS segment,
+       c.number_of_orders,
+       coalesce(r.returned_orders, 0) AS returned_orders,
+       c.lifetime_value_cents,
+       c.lifetime_value_cents - coalesce(r.refunded_cents, 0) AS net_revenue_cents,
+       CAST(c.first_order AS TIMESTAMP) AS first_order,
+       CAST(c.most_recent_order AS TIMESTAMP) AS most_recent_order
+FROM marts.customers AS c
+LEFT JOIN returned AS r ON r.customer_id = c.customer_id
+ORDER BY c.customer_id
+"""
+
 
 @dg.asset(
     key=["reports", "customer_summary"],
-    ins={"customers": dg.AssetIn(MARTS_CUSTOMERS), "orders": dg.AssetIn(MARTS_ORDERS)},
+    deps=[MARTS_CUSTOMERS, MARTS_ORDERS],
     group_name="reports",
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     metadata={"dagster/column_schema": CUSTOMER_SUMMARY_SCHEMA},
     description="One row per customer: segment, orders, returns, lifetime value and net revenue (cents).",
 )
-def customer_summary(customers: DataFrame, orders: DataFrame) -> DataFrame:
-    import pandas as pd
-
-    customers = require_rows(customers, "marts.customers", CUSTOMER_COLUMNS)
-    orders = require_rows(orders, "marts.orders", ORDER_COLUMNS)
-    returned = (
-        orders[orders["status"].isin(REFUNDED_STATUSES)]
-        .groupby("customer_id")
-        .agg(returned_orders=("order_id", "count"), refunded_cents=("amount_cents", "sum"))
+def customer_summary(warehouse: Warehouse) -> dg.MaterializeResult:
+    return build_table(
+        warehouse, "customer_summary", CUSTOMER_SUMMARY_SCHEMA, CUSTOMER_SUMMARY_SQL,
+        {("marts", "customers"): CUSTOMER_COLUMNS, ("marts", "orders"): ORDER_COLUMNS},
+        order_by="customer_id",
     )
-    out = customers.merge(returned, on="customer_id", how="left")
-    out[["returned_orders", "refunded_cents"]] = out[["returned_orders", "refunded_cents"]].fillna(0)
-    out["net_revenue_cents"] = out["lifetime_value_cents"] - out["refunded_cents"]
-    n = out["number_of_orders"]
-    out["segment"] = "repeat"
-    out.loc[n == 1, "segment"] = "new"
-    out.loc[n == 0, "segment"] = "no orders"
-    out = out.astype(
-        {
-            "number_of_orders": "int64",
-            "returned_orders": "int64",
-            "lifetime_value_cents": "int64",
-            "net_revenue_cents": "int64",
-        }
-    )
-    out["first_order"] = pd.to_datetime(out["first_order"])
-    out["most_recent_order"] = pd.to_datetime(out["most_recent_order"])
-    ordered = [c.name for c in CUSTOMER_SUMMARY_SCHEMA.columns]
-    return out[ordered].sort_values("customer_id").reset_index(drop=True)
 
 
 MONTHLY_REVENUE_SCHEMA = columns(
@@ -193,59 +216,69 @@ MONTHLY_REVENUE_SCHEMA = columns(
     ("revenue_cents", "BIGINT", "amount paid for the month's orders, returned orders excluded"),
 )
 
+# {months}: one `(CAST(:mN AS TIMESTAMP))` per month of the run, so a month
+# without orders still gets its row of zeros.
+MONTHLY_REVENUE_SQL = f"""
+WITH months (month) AS (VALUES {{months}}),
+counted AS (
+    SELECT CAST(date_trunc('month', order_date) AS TIMESTAMP) AS month,
+           count(order_id) AS orders,
+           sum(CASE WHEN status IN ({REFUNDED}) THEN 1 ELSE 0 END) AS returned_orders,
+           coalesce(sum({KEPT_CENTS}), 0) AS revenue_cents
+    FROM marts.orders
+    WHERE order_date >= :start AND order_date < :end
+    GROUP BY 1
+)
+SELECT months.month, coalesce(counted.orders, 0) AS orders,
+       coalesce(counted.returned_orders, 0) AS returned_orders, coalesce(counted.revenue_cents, 0) AS revenue_cents
+FROM months
+LEFT JOIN counted ON counted.month = months.month
+ORDER BY months.month
+"""
+IN_WINDOW = '"month" >= :start AND "month" < :end'
+
 
 @dg.asset(
     key=["reports", "monthly_revenue"],
     deps=[MARTS_ORDERS],
     partitions_def=MONTHLY,
     # A range of months (a backfill, or the sensor's run after each transform) runs
-    # as one step, so the IO manager replaces all those months in one transaction.
+    # as one step, which replaces all those months in one transaction.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="reports",
     owners=OWNERS,
     kinds=TABLE_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     metadata={"partition_expr": "month", "dagster/column_schema": MONTHLY_REVENUE_SCHEMA},
     description=(
         "Orders and revenue (cents, refunds excluded) per calendar month, one partition per "
         "month. Reads only its months' rows of marts.orders; a month without orders has a row of zeros."
     ),
 )
-def monthly_revenue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> DataFrame:
-    import pandas as pd
-
+def monthly_revenue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     if not (context.has_partition_key or context.has_partition_key_range):
         raise dg.Failure(
             "reports/monthly_revenue is partitioned by month: launch it (or reports_job) for a month "
-            "or a range of months. The reports_after_transform sensor launches every month."
+            "or a range of months. The reports_after_transform sensor launches every month.",
+            allow_retries=False,
         )
     window = context.partition_time_window
-    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
-    orders = warehouse.read_sql(
-        "SELECT order_id, order_date, status, amount_cents FROM marts.orders"
-        " WHERE order_date >= :start AND order_date < :end",
-        start=start,
-        end=end,
+    months = {f"m{i}": datetime.fromisoformat(key) for i, key in enumerate(context.partition_keys)}
+    params = {"start": window.start.replace(tzinfo=None), "end": window.end.replace(tzinfo=None), **months}
+    select = MONTHLY_REVENUE_SQL.format(months=", ".join(f"(CAST(:{name} AS TIMESTAMP))" for name in months))
+    table = "monthly_revenue"
+    with permanent_unless_transient(f"{SCHEMA}.{table}"), warehouse.begin() as conn:
+        # An empty month is normal; an empty marts.orders is a broken upstream.
+        sql.require_rows(conn, "marts", "orders", ORDER_COLUMNS)
+        sql.replace_rows(conn, SCHEMA, table, MONTHLY_REVENUE_SCHEMA, IN_WINDOW, select, params)
+        metadata = sql.table_metadata(conn, SCHEMA, table, MONTHLY_REVENUE_SCHEMA, IN_WINDOW, params, order_by="month")
+        revenue = conn.execute(
+            sa.text(f"SELECT coalesce(sum(revenue_cents), 0) FROM {SCHEMA}.{table} WHERE {IN_WINDOW}"), params
+        ).scalar_one()
+    return dg.MaterializeResult(
+        metadata={**metadata, "months": len(months), "revenue_cents": int(revenue)}
     )
-    # An empty month is normal; an empty marts.orders is a broken upstream.
-    if orders.empty and warehouse.read_sql("SELECT count(*) AS n FROM marts.orders")["n"].iloc[0] == 0:
-        raise no_rows("marts.orders")
-    months = pd.date_range(start, end, freq="MS", inclusive="left", name="month")
-    kept = orders.assign(
-        month=pd.to_datetime(orders["order_date"]).dt.to_period("M").dt.to_timestamp(),
-        returned=orders["status"].isin(REFUNDED_STATUSES),
-        revenue_cents=revenue_cents(orders),
-    )
-    out = (
-        kept.groupby("month")
-        .agg(orders=("order_id", "count"), returned_orders=("returned", "sum"), revenue_cents=("revenue_cents", "sum"))
-        .reindex(months, fill_value=0)
-        .reset_index()
-        .astype({"orders": "int64", "returned_orders": "int64", "revenue_cents": "int64"})
-    )
-    out["month"] = out["month"].astype("datetime64[ns]")
-    context.add_output_metadata({"months": len(out), "revenue_cents": int(out["revenue_cents"].sum())})
-    return out
 
 
 tables = [daily_revenue, orders_by_status, customer_summary, monthly_revenue]

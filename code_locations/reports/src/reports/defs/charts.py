@@ -11,9 +11,10 @@ import io
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from platform_common import DataFrame, ObjectStore
+from platform_common import ObjectStore, Warehouse
 
-from reports.defs.assets import OWNERS
+from reports.defs.assets import OWNERS, daily_revenue, orders_by_status
+from platform_common.retries import RETRY_POLICY, permanent_unless_transient
 
 # matplotlib (and pandas) load when a chart is drawn, not with the definitions:
 # the code server and runs that draw nothing skip them (docs/performance.md).
@@ -63,19 +64,25 @@ def _money(ax) -> None:
 
 @dg.asset(
     key=["reports", "revenue_chart"],
-    ins={"daily_revenue": dg.AssetIn(["reports", "daily_revenue"])},
+    deps=[daily_revenue],
     group_name="reports",
     owners=OWNERS,
     kinds=CHART_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     description="Line chart of revenue by day (returns excluded), stored as charts/revenue_by_day.png.",
 )
-def revenue_chart(object_store: ObjectStore, daily_revenue: DataFrame) -> dg.MaterializeResult:
+def revenue_chart(object_store: ObjectStore, warehouse: Warehouse) -> dg.MaterializeResult:
+    with permanent_unless_transient("reports/revenue_chart"):
+        days = warehouse.read_sql("SELECT order_date, revenue_cents FROM reports.daily_revenue ORDER BY order_date")
+        return _draw_revenue(object_store, days)
+
+
+def _draw_revenue(object_store: ObjectStore, days) -> dg.MaterializeResult:
     import matplotlib.dates as mdates
     import pandas as pd
     from matplotlib.figure import Figure
 
-    days = daily_revenue.sort_values("order_date")
     dates = pd.to_datetime(days["order_date"])
     revenue = days["revenue_cents"] / 100
     fig = Figure(figsize=SIZE_INCHES, layout="constrained")
@@ -98,14 +105,22 @@ def revenue_chart(object_store: ObjectStore, daily_revenue: DataFrame) -> dg.Mat
 
 @dg.asset(
     key=["reports", "orders_by_status_chart"],
-    ins={"by_status": dg.AssetIn(["reports", "orders_by_status"])},
+    deps=[orders_by_status],
     group_name="reports",
     owners=OWNERS,
     kinds=CHART_KINDS,
     code_version="1",
+    retry_policy=RETRY_POLICY,
     description="Bar chart of the order count per status, stored as charts/orders_by_status.png.",
 )
-def orders_by_status_chart(object_store: ObjectStore, by_status: DataFrame) -> dg.MaterializeResult:
+def orders_by_status_chart(object_store: ObjectStore, warehouse: Warehouse) -> dg.MaterializeResult:
+    with permanent_unless_transient("reports/orders_by_status_chart"):
+        # In the table's order: the shop's statuses first, then any other.
+        by_status = warehouse.read_sql("SELECT status, orders FROM reports.orders_by_status")
+        return _draw_orders_by_status(object_store, by_status)
+
+
+def _draw_orders_by_status(object_store: ObjectStore, by_status) -> dg.MaterializeResult:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=SIZE_INCHES, layout="constrained")

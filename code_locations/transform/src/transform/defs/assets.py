@@ -1,5 +1,6 @@
 """The dbt models as assets, and the raw tables they read, by ingest's asset keys."""
 
+import json
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -10,7 +11,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from platform_common import Warehouse
 from pydantic import Field
 
-from transform import dbt_core
+from transform.defs.dbt_failures import dbt_failure_is_transient
+from platform_common.retries import RETRY_POLICY, FailsAtOnceConfig
 from transform.project import dbt_project
 
 OWNERS = ["team:transform"]
@@ -42,7 +44,7 @@ class TransformTranslator(DagsterDbtTranslator):
         return OWNERS
 
 
-class DbtBuildConfig(dg.Config):
+class DbtBuildConfig(FailsAtOnceConfig):
     """Options for one `dbt build`; the defaults are what the sensor-triggered runs use."""
 
     full_refresh: bool = Field(default=False, description="dbt --full-refresh: rebuild incremental models")
@@ -62,13 +64,20 @@ class DbtBuildConfig(dg.Config):
     project=dbt_project,
     dagster_dbt_translator=TransformTranslator(),
     name="transform_dbt",
+    retry_policy=RETRY_POLICY,
 )
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
 ) -> Iterator:
     """`dbt build`: each model, then its tests. A failing error-severity test makes dbt
-    skip everything downstream of it and fails this step."""
-    dbt_core.require()
+    skip everything downstream of it and fails this step, at once.
+
+    A build whose only failures are lost connections is retried whole (RETRY_POLICY):
+    every model is rebuilt from raw, which dbt's table materialization does under
+    another name and swaps in, so an interrupted attempt leaves each table either
+    old or new, and the next attempt starts clean. `dbt retry` would rerun only the
+    failed nodes, but needs the last attempt's target/, which is scratch space here.
+    """
     # The images install the project read-only inside site-packages: dbt writes its
     # target/ and logs to scratch space instead.
     events, failure = [], None
@@ -77,12 +86,23 @@ def dbt_models(
         try:
             events.extend(invocation.stream().fetch_row_counts().fetch_column_metadata())
         except Exception as exc:  # noqa: BLE001 - what dbt built before it failed still counts
-            failure = exc
+            failure = exc if dbt_failure_is_transient(exc, run_results(Path(scratch))) else permanent(exc)
     # After dbt has exited: the local DuckDB file admits one process at a time.
     for event in events:
         yield with_preview(context, warehouse, event)
     if failure is not None:
         raise failure
+
+
+def run_results(target: Path) -> list[dict]:
+    """dbt's result for each node of the build; none if dbt stopped before running any."""
+    path = target / "run_results.json"
+    return json.loads(path.read_text())["results"] if path.exists() else []
+
+
+def permanent(exc: Exception) -> dg.Failure:
+    description = exc.description if isinstance(exc, dg.Failure) else f"{type(exc).__name__}: {exc}"
+    return dg.Failure(description=description, allow_retries=False)
 
 
 def with_preview(context: dg.AssetExecutionContext, warehouse: Warehouse, event: Any) -> Any:

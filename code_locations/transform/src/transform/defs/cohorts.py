@@ -1,53 +1,67 @@
-"""A weekly customer retention matrix, computed with DuckDB from marts.orders.
+"""A weekly customer retention matrix, computed by the warehouse from marts.orders.
 
-DuckDB rather than Polars: it is already in the image (platform-common reads and
-writes Parquet with it), and Polars alone added 172 MB to it (docs/performance.md)."""
+The warehouse builds the long table (one row per cohort week and week offset)
+with one `CREATE TABLE ... AS SELECT`, and swaps it in: the run never holds the
+orders, so its memory does not grow with them (docs/performance.md). The same
+SQL runs on Postgres and DuckDB. Only the small long table comes back, for the
+wide matrix shown in the UI, which SQL cannot pivot without knowing its columns.
+"""
 
 import dagster as dg
+import sqlalchemy as sa
 from platform_common import DataFrame, Warehouse
 
 from transform.defs.assets import MARTS_ORDERS, OWNERS
+from platform_common.retries import RETRY_POLICY, permanent_unless_transient
 
-# DuckDB and pandas are imported where they are used: they load when the asset
-# runs, not with the definitions, so dbt's runs and the code server skip them
-# (docs/performance.md).
+SCHEMA, TABLE = "marts", "customer_cohorts"
+COLUMNS = dg.TableSchema(columns=[
+    dg.TableColumn("cohort_week", "TIMESTAMP", "Monday of the week of the cohort's first order"),
+    dg.TableColumn("weeks_since_first_order", "BIGINT", "0 for the first week"),
+    dg.TableColumn("cohort_size", "BIGINT", "customers whose first order was in cohort_week"),
+    dg.TableColumn("active_customers", "BIGINT", "of those, customers who ordered that week"),
+    dg.TableColumn("retention", "DOUBLE", "active_customers / cohort_size, 0..1"),
+])
 
-COLUMNS = ["cohort_week", "weeks_since_first_order", "cohort_size", "active_customers", "retention"]
-
+# Weeks start on Monday (date_trunc('week') on both warehouses); two Mondays are a
+# whole number of weeks apart, so the division is exact on both.
 RETENTION_SQL = """
 WITH weekly AS (
-    SELECT customer_id, date_trunc('week', order_date) AS order_week FROM orders
+    SELECT DISTINCT customer_id, CAST(date_trunc('week', order_date) AS TIMESTAMP) AS order_week
+    FROM marts.orders
+    WHERE customer_id IS NOT NULL AND order_date IS NOT NULL
 ), cohorts AS (
     SELECT customer_id, min(order_week) AS cohort_week FROM weekly GROUP BY customer_id
 ), sizes AS (
     SELECT cohort_week, count(*) AS cohort_size FROM cohorts GROUP BY cohort_week
+), active AS (
+    -- weekly has one row per customer and week: count(*) counts customers.
+    SELECT c.cohort_week, CAST((CAST(w.order_week AS DATE) - CAST(c.cohort_week AS DATE)) / 7 AS BIGINT) AS offset_weeks,
+           count(*) AS active_customers
+    FROM weekly AS w JOIN cohorts AS c ON c.customer_id = w.customer_id
+    GROUP BY 1, 2
 )
-SELECT
-    c.cohort_week,
-    CAST(date_diff('day', c.cohort_week, w.order_week) // 7 AS BIGINT) AS weeks_since_first_order,
-    s.cohort_size,
-    count(DISTINCT w.customer_id) AS active_customers,
-    CAST(count(DISTINCT w.customer_id) AS DOUBLE) / s.cohort_size AS retention
-FROM weekly AS w
-JOIN cohorts AS c USING (customer_id)
-JOIN sizes AS s USING (cohort_week)
-GROUP BY c.cohort_week, weeks_since_first_order, s.cohort_size
-ORDER BY cohort_week, weeks_since_first_order
+SELECT a.cohort_week,
+       a.offset_weeks AS weeks_since_first_order,
+       CAST(s.cohort_size AS BIGINT) AS cohort_size,
+       CAST(a.active_customers AS BIGINT) AS active_customers,
+       CAST(a.active_customers AS DOUBLE PRECISION) / s.cohort_size AS retention
+FROM active AS a JOIN sizes AS s ON s.cohort_week = a.cohort_week
+ORDER BY 1, 2
 """
 
 
-def retention(orders: DataFrame) -> DataFrame:
-    """One row per (cohort week, weeks since first order): how many of the cohort ordered.
-    Weeks start on Monday."""
-    import duckdb
-
-    with duckdb.connect() as con:
-        con.register("orders", orders)
-        long = con.sql(RETENTION_SQL).df()
-    return long[COLUMNS].astype({
-        "cohort_week": "datetime64[us]", "weeks_since_first_order": "int64",
-        "cohort_size": "int64", "active_customers": "int64", "retention": "float64",
-    })
+def build(conn: sa.Connection) -> None:
+    """Replace marts.customer_cohorts in the caller's transaction: built under another
+    name and swapped in at the end, so readers see the old table until the commit."""
+    if conn.dialect.name == "postgresql":
+        # The key the platform's WarehouseIOManager takes for a schema: writers take turns.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"warehouse:{SCHEMA}"})
+    building = f'"{SCHEMA}"."{TABLE}__building"'
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {building}"))
+    conn.execute(sa.text(f"CREATE TABLE {building} AS {RETENTION_SQL}"))
+    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{SCHEMA}"."{TABLE}"'))
+    conn.execute(sa.text(f'ALTER TABLE {building} RENAME TO "{TABLE}"'))
 
 
 def matrix_markdown(long: DataFrame) -> str:
@@ -61,39 +75,34 @@ def matrix_markdown(long: DataFrame) -> str:
     lines = ["| cohort week | " + " | ".join(f"+{o}w" for o in offsets) + " |", "|---" * (len(offsets) + 1) + "|"]
     for week, row in wide.iterrows():
         cells = ["" if pd.isna(row[o]) else f"{row[o]:.0%}" for o in offsets]
-        lines.append(f"| {week:%Y-%m-%d} | " + " | ".join(cells) + " |")
+        lines.append(f"| {pd.Timestamp(week):%Y-%m-%d} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def orders_frame(frame: DataFrame) -> DataFrame:
-    """customer_id as int64 and order_date as naive UTC datetime64[us], whatever the
-    driver gave: Postgres gives object dates or nullable ints where DuckDB gives
-    datetime64 and int64."""
-    import pandas as pd
-
-    dates = pd.to_datetime(frame["order_date"])
-    if dates.dt.tz is not None:
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    return pd.DataFrame({
-        "customer_id": frame["customer_id"].to_numpy(dtype="int64"),
-        "order_date": dates.to_numpy(dtype="datetime64[us]"),
-    })
-
-
 @dg.asset(
-    key=["marts", "customer_cohorts"],
+    key=[SCHEMA, TABLE],
     deps=[MARTS_ORDERS],
     group_name="marts",
     owners=OWNERS,
-    kinds={"duckdb", "postgres"},
+    kinds={"sql", "postgres"},
     code_version="1",
+    retry_policy=RETRY_POLICY,
+    metadata={"dagster/column_schema": COLUMNS},
     description=(
         "Weekly retention: customers grouped by the week of their first order, and the share of "
         "each cohort that ordered again N weeks later."
     ),
 )
-def customer_cohorts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> DataFrame:
-    orders = orders_frame(warehouse.read_sql("SELECT customer_id, order_date FROM marts.orders"))
-    long = retention(orders)
-    context.add_output_metadata({"retention_matrix": dg.MetadataValue.md(matrix_markdown(long))})
-    return long
+def customer_cohorts(warehouse: Warehouse) -> dg.MaterializeResult:
+    with permanent_unless_transient(f"{SCHEMA}.{TABLE}"):
+        with warehouse.begin() as conn:
+            build(conn)
+        # A few rows per cohort week: small at any number of orders.
+        long = warehouse.read_sql(f'SELECT * FROM "{SCHEMA}"."{TABLE}" ORDER BY cohort_week, weeks_since_first_order')
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(long)),
+            "dagster/column_schema": dg.MetadataValue.table_schema(COLUMNS),
+            "dagster/table_name": dg.MetadataValue.text(f"warehouse.{SCHEMA}.{TABLE}"),
+            "preview": warehouse.preview(SCHEMA, TABLE),
+            "retention_matrix": dg.MetadataValue.md(matrix_markdown(long)),
+        })
