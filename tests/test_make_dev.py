@@ -30,10 +30,9 @@ def dev_server(tmp_path_factory):
     port = free_port()
     log = open(data_dir / "dagster-dev.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "docker/scripts/dev.py"), "--port", str(port), "--data-dir", str(data_dir),
-         *LOCATIONS],
+        [sys.executable, "-m", "platformctl", "dev", "--port", str(port), "--data-dir", str(data_dir), *LOCATIONS],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}, "PLATFORM_ROOT": str(ROOT)},
     )
     url = f"http://127.0.0.1:{port}"
     saved = platform.WEBSERVER

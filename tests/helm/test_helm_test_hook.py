@@ -1,6 +1,6 @@
 """`helm test`: a hardened Pod that waits until the webserver answers and every location is LOADED.
 
-The Pod runs docker/scripts/wait_ready.py from a hook ConfigMap. Besides the
+The Pod runs platformctl's wait_ready.py from a hook ConfigMap. Besides the
 rendered objects, the Pod's own command is run here against a stand-in
 webserver on 127.0.0.1 that answers the GraphQL query as Dagster's does.
 """
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from helm_harness import (
+    LOCATIONS,
     PLATFORM_VALUE_SETS,
     REPO_ROOT,
     find,
@@ -47,7 +48,7 @@ def test_the_test_pod_is_a_helm_test_hook_that_waits_for_every_location() -> Non
     assert container["image"] == "ghcr.io/example/dagster-platform/platform:0.1.0"
     assert container["command"] == [
         "python", "/opt/dagster-test/wait_ready.py", "--url", "http://dagster-platform-webserver:80",
-        "--timeout", "300", "--expect", "ingest", "transform", "reports"]
+        "--timeout", "300", "--expect", *LOCATIONS]
     assert container["resources"]["limits"] == {"cpu": "500m", "memory": "128Mi"}
     assert {"name": "check", "mountPath": "/opt/dagster-test", "readOnly": True} in container["volumeMounts"]
     assert {"name": "check", "configMap": {"name": "dagster-platform-test"}} in spec["volumes"]
@@ -56,12 +57,12 @@ def test_the_test_pod_is_a_helm_test_hook_that_waits_for_every_location() -> Non
 
 def test_the_check_is_the_one_make_up_waits_with() -> None:
     script = find(render_chart(show_only=HOOK), "ConfigMap")["data"]["wait_ready.py"]
-    assert script == (REPO_ROOT / "docker/scripts/wait_ready.py").read_text()
+    assert script == (REPO_ROOT / "libs/platformctl/src/platformctl/wait_ready.py").read_text()
 
 
 @pytest.mark.parametrize(("values", "url", "expect"), [
     ({"webserver": {"extraArgs": ["--path-prefix", "/dagster"]}}, "http://dagster-platform-webserver:80/dagster",
-     ["ingest", "transform", "reports"]),
+     list(LOCATIONS)),
     ({"webserver": {"extraArgs": ["--path-prefix=/dagster/"], "service": {"type": "ClusterIP", "port": 8080}},
       "codeLocations": [{"name": "billing", "host": "dagster-code-billing", "port": 4000}]},
      "http://dagster-platform-webserver:8080/dagster", ["billing"]),
@@ -151,23 +152,26 @@ PREFIXED = {"webserver": {"extraArgs": ["--path-prefix", "/dagster"]}}
 
 
 def test_the_check_passes_once_every_location_is_loaded(tmp_path) -> None:
-    loading = {"name": "transform", "loadStatus": "LOADING", "locationOrLoadError": None}
+    first, second, *rest = LOCATIONS
+    loading = {"name": second, "loadStatus": "LOADING", "locationOrLoadError": None}
     result, calls = run_the_pods_check(tmp_path, PREFIXED, [
-        [loaded("ingest"), loading, loaded("reports")],
-        [loaded("ingest"), loaded("transform"), loaded("reports")],
+        [loaded(first), loading, *map(loaded, rest)],
+        [loaded(name) for name in LOCATIONS],
     ])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("with locations ingest, transform, reports LOADED")
+    assert result.stdout.strip().endswith(f"with locations {', '.join(LOCATIONS)} LOADED")
     assert calls == 2
 
 
 def test_the_check_fails_naming_each_location_that_is_not_loaded(tmp_path) -> None:
-    broken = {"name": "transform", "loadStatus": "LOADED",
+    first, second, *rest = LOCATIONS
+    broken = {"name": second, "loadStatus": "LOADED",
               "locationOrLoadError": {"__typename": "PythonError", "message": "ModuleNotFoundError: dbt\n"}}
     values = {"test": {"enabled": True, "timeoutSeconds": 1, "resources": {
         "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}}
-    result, calls = run_the_pods_check(tmp_path, values, [[loaded("ingest"), broken]])
+    result, calls = run_the_pods_check(tmp_path, values, [[loaded(first), broken]])
     assert result.returncode == 1
-    assert result.stderr.strip() == ("not ready after 1s: transform: failed to load: ModuleNotFoundError: dbt; "
-                                     "reports: not in the workspace (check workspace.yaml)")
+    assert result.stderr.strip() == "; ".join([
+        f"not ready after 1s: {second}: failed to load: ModuleNotFoundError: dbt",
+        *(f"{name}: not in the workspace (check workspace.yaml)" for name in rest)])
     assert calls >= 1
