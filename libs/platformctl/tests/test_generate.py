@@ -130,7 +130,8 @@ def test_platform_values_without_grant_keys_get_name_host_and_port(repo):
     assert out.splitlines()[-3:] == ["  - name: reports", "    host: dagster-code-reports", "    port: 4000"]
 
 
-@pytest.mark.parametrize("text", ["codeLocations: []\n", "image: {}\n", "codeLocations:\n  name: x\n"])
+@pytest.mark.parametrize("text", ["codeLocations: []\n", "image: {}\n", "codeLocations:\n  name: x\n",
+                                  "codeLocations:\n  - {name: ingest, host: h, port: 4000}\n"])
 def test_platform_values_not_shaped_as_a_block_list_are_named(repo, text):
     with pytest.raises(generate.Failed, match="helm/dagster-platform/values.yaml: "):
         generate.platform_values(text, locations.discover(repo))

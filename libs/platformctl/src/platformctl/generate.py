@@ -220,6 +220,8 @@ def _entries(lines: list[str]) -> tuple[str, list[str], list[dict[str, list[str]
             entries[-1][key.group(1)] = [line]
         elif entries[-1]:
             list(entries[-1].values())[-1].append(line)
+        elif line.strip():
+            raise Failed(f"{PLATFORM_VALUES}: codeLocations entry {line.strip()!r} is not a block mapping")
     return pad or "  ", leading, entries
 
 
