@@ -3,13 +3,25 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-LOCATIONS := ingest transform reports housekeeping
+# The platform team's tooling (libs/platformctl): standard library only, no install.
+PLATFORMCTL_ENV = PYTHONPATH=$(CURDIR)/libs/platformctl/src PLATFORM_ROOT=$(CURDIR)
+PLATFORMCTL = $(PLATFORMCTL_ENV) python3 -m platformctl
 
-# Prerequisites (docker/scripts/prereqs.py). The README's commands need only
+# LOCATIONS: dg.toml's list, in its order (`platformctl locations`), read on
+# first use. A dg.toml that disagrees with code_locations/ stops make with the
+# reason; LOCATIONS=... on the command line narrows a target to some of them.
+ifeq ($(origin LOCATIONS),undefined)
+LOCATIONS = $(eval LOCATIONS := $(call read-locations))$(LOCATIONS)
+endif
+define read-locations
+$(strip $(shell $(PLATFORMCTL) locations)$(if $(filter-out 0,$(.SHELLSTATUS)),$(error make: the code locations could not be read from dg.toml (see above))))
+endef
+
+# Prerequisites (platformctl prereqs). The README's commands need only
 # python3, make and a Docker engine: the tools below are found or installed
 # here, and a target whose prerequisite is missing stops with one line saying
 # how to get it (need-* targets, at the end).
-PREREQS = python3 docker/scripts/prereqs.py
+PREREQS = $(PLATFORMCTL) prereqs
 # DOCKER: a client that builds with BuildKit, found on first use: `docker` when
 # it has buildx, else an older client with its own BuildKit builder (Debian's
 # docker.io 20.10, while the 28.x `docker` first on CI's PATH has no buildx).
@@ -50,15 +62,15 @@ BUILD = $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/Dockerfi
 export REGISTRY PYTHON_IMAGE DOCKER PROJECT
 export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
 # Image tags are content hashes of what each image is built from
-# (docker/scripts/deploy.py): immutable, and the same code gives the same tag.
-DEPLOY = python3 docker/scripts/deploy.py
-# COMPOSE_OVERRIDE: extra compose files (make bench uses one for its reference profile).
+# (platformctl content-tag): immutable, and the same code gives the same tag.
+# COMPOSE_LOCATIONS: the locations' services, generated from dg.toml before
+# every compose command (compose-locations). COMPOSE_OVERRIDE: extra compose
+# files after it (make bench uses one for its reference profile).
+COMPOSE_LOCATIONS := .generated/compose.locations.yaml
 COMPOSE_OVERRIDE ?=
-export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml $(addprefix -f ,$(COMPOSE_OVERRIDE))
-DC = env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) $(DC_RAW)
-# The platform team's tooling (libs/platformctl): standard library only, no install.
-PLATFORMCTL = PYTHONPATH=$(CURDIR)/libs/platformctl/src PLATFORM_ROOT=$(CURDIR) python3 -m platformctl
-PLATFORM_IMAGE = $(REGISTRY)/dagster-platform/platform:$$($(DEPLOY) content-tag platform)
+export DC_RAW := $(COMPOSE) -p $(PROJECT) --project-directory . --env-file .env -f docker/compose.yaml -f $(COMPOSE_LOCATIONS) $(addprefix -f ,$(COMPOSE_OVERRIDE))
+DC = env $$($(PLATFORMCTL) compose-env platform s3 $(LOCATIONS)) $(DC_RAW)
+PLATFORM_IMAGE = $(REGISTRY)/dagster-platform/platform:$$($(PLATFORMCTL) content-tag platform)
 
 .PHONY: help
 help: ## List the targets
@@ -84,20 +96,20 @@ build: build-platform build-s3 ## Build the platform image, the object store's a
 
 .PHONY: build-s3
 build-s3: airgap-images
-	@tag=$$($(DEPLOY) content-tag s3); \
+	@tag=$$($(PLATFORMCTL) content-tag s3); \
 	  $(BUILD_ANY) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f docker/s3/Dockerfile -t $(REGISTRY)/dagster-platform/s3:$$tag . \
-	  && $(DEPLOY) record s3 $$tag
+	  && $(PLATFORMCTL) record s3 $$tag
 
 .PHONY: build-platform
 build-platform: airgap-images
-	@tag=$$($(DEPLOY) content-tag platform); \
-	  $(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$$tag . && $(DEPLOY) record platform $$tag
+	@tag=$$($(PLATFORMCTL) content-tag platform); \
+	  $(BUILD) --target platform -t $(REGISTRY)/dagster-platform/platform:$$tag . && $(PLATFORMCTL) record platform $$tag
 
 .PHONY: build-location
 build-location: check-location need-build
-	@tag=$$($(DEPLOY) content-tag $(LOCATION)); ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
+	@tag=$$($(PLATFORMCTL) content-tag $(LOCATION)); ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
 	  $(BUILD) --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . \
-	  && $(DEPLOY) record $(LOCATION) $$tag
+	  && $(PLATFORMCTL) record $(LOCATION) $$tag
 
 .PHONY: check-location
 check-location:
@@ -106,34 +118,48 @@ check-location:
 
 .PHONY: deploy
 deploy: check-location need-build need-compose ## Ship one location with no downtime for the others: make deploy LOCATION=ingest
-	@start=$$(date +%s.%N); tag=$$($(DEPLOY) content-tag $(LOCATION)); \
+	@start=$$(date +%s.%N); tag=$$($(PLATFORMCTL) content-tag $(LOCATION)); \
 	  ref=$(REGISTRY)/dagster-platform/$(LOCATION):$$tag; \
 	  $(BUILD) --quiet --target code-location --build-arg LOCATION=$(LOCATION) --build-arg IMAGE_REF=$$ref -t $$ref . >/dev/null \
-	  && WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) deploy $(LOCATION) $$tag $$ref $$start
+	  && WEBSERVER_URL=$(WEBSERVER_URL) $(PLATFORMCTL) deploy $(LOCATION) $$tag $$ref $$start
 
 .PHONY: rollback
 rollback: check-location need-compose ## Return one location to its previous image: make rollback LOCATION=ingest
-	@WEBSERVER_URL=$(WEBSERVER_URL) $(DEPLOY) rollback $(LOCATION)
+	@WEBSERVER_URL=$(WEBSERVER_URL) $(PLATFORMCTL) rollback $(LOCATION)
 
 .PHONY: new-location
-new-location: need-uv ## Scaffold a code location and wire it in everywhere: make new-location NAME=billing
-	@UV="$(UV)" python3 docker/scripts/new_location.py '$(NAME)'
+new-location: need-uv ## Scaffold a code location, list it in dg.toml, regenerate the rest: make new-location NAME=billing
+	@UV="$(UV)" $(PLATFORMCTL) new-location '$(NAME)'
+
+.PHONY: generate
+generate: need-python ## Rewrite what is generated from dg.toml (workspace.yaml, Helm and bench entries, CODEOWNERS, ...)
+	@$(PLATFORMCTL) generate
+
+# The locations' compose services (git-ignored), before any compose command.
+.PHONY: compose-locations
+compose-locations: need-python
+	@$(PLATFORMCTL) generate compose
+
+.PHONY: upgrade
+upgrade: need-uv ## Move every Dagster pin to one release and re-lock every project: make upgrade DAGSTER=1.13.28
+	@[ -n "$(DAGSTER)" ] || { echo "DAGSTER=<version> is required, e.g. make upgrade DAGSTER=1.13.28" >&2; exit 2; }
+	@UV="$(UV)" $(PLATFORMCTL) upgrade '$(DAGSTER)'
 
 .PHONY: check
 check: need-docker .env build-platform ## Validate dagster.yaml, workspace.yaml, the compose file, .env and the locations' grants
 	@$(PLATFORMCTL) check-env
 	@$(DOCKER) run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo:ro -w /repo \
-	  --entrypoint python $(PLATFORM_IMAGE) docker/scripts/check_config.py --root /repo
+	  --entrypoint python $(PLATFORM_IMAGE) -m platformctl check --root /repo
 
 # Each principal's credentials, from .env, into its own volume (docs/security.md).
 .PHONY: sync-secrets
-sync-secrets: need-docker .env build-platform
+sync-secrets: need-docker .env build-platform compose-locations
 	@DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) $(PLATFORMCTL) sync
 
 .PHONY: up
 up: need-compose .env check build sync-secrets ## Start the platform; returns when the UI answers and every location is LOADED
 	@$(DC) up -d --remove-orphans || { $(DC) logs --no-color --tail=20 init; exit 1; }
-	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
+	@$(PLATFORMCTL) wait-ready --url $(WEBSERVER_URL) --expect $(LOCATIONS) || { \
 	  $(DC) ps; $(DC) logs --tail=30 $(LOCATIONS) webserver; exit 1; }
 	@echo "Dagster UI: $(WEBSERVER_URL)"
 
@@ -156,18 +182,18 @@ destroy: need-compose .env ## Stop the platform and DELETE its data volumes (run
 
 .PHONY: prune
 prune: need-docker ## Delete our images that neither run, nor serve a rollback, nor match this checkout (base images stay)
-	@$(DEPLOY) prune $(LOCATIONS)
+	@$(PLATFORMCTL) prune $(LOCATIONS)
 
 .PHONY: rotate
 rotate: need-compose sync-secrets ## New credentials for one principal (a location, or platform), no failed run: make rotate PRINCIPAL=ingest
 	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
-	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
+	@env $$($(PLATFORMCTL) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
 	  WEBSERVER_URL=$(WEBSERVER_URL) $(PLATFORMCTL) rotate '$(PRINCIPAL)' $(if $(DRAIN_TIMEOUT),--drain-timeout $(DRAIN_TIMEOUT))
 
 .PHONY: rotate-retire
 rotate-retire: need-compose ## Make the previous credentials of PRINCIPAL stop working now (after make rotate)
 	@[ -n "$(PRINCIPAL)" ] || { echo "PRINCIPAL=<platform or a location> is required" >&2; exit 2; }
-	@env $$($(DEPLOY) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
+	@env $$($(PLATFORMCTL) compose-env platform s3 $(LOCATIONS)) DC_RAW="$(DC_RAW)" PLATFORM_IMAGE=$(PLATFORM_IMAGE) \
 	  $(PLATFORMCTL) rotate-retire '$(PRINCIPAL)'
 
 .PHONY: logs
@@ -202,19 +228,24 @@ restore: need-compose ## Restore the instance database: make restore BACKUP=back
 	@status=0; gunzip -c "$(BACKUP)" | $(PG) 'psql -q -v ON_ERROR_STOP=1 --single-transaction \
 	  -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"' >/dev/null || status=$$?; \
 	  $(DC) start webserver daemon; [ $$status -eq 0 ] || { echo "restore failed; database unchanged" >&2; exit $$status; }
-	@python3 docker/scripts/wait_ready.py --url $(WEBSERVER_URL) --expect $(LOCATIONS)
+	@$(PLATFORMCTL) wait-ready --url $(WEBSERVER_URL) --expect $(LOCATIONS)
 
 .PHONY: dev
 dev: need-uv ## Every location in one `dagster dev` (SQLite, local files, DuckDB): no Docker
 	@for loc in $(LOCATIONS); do (cd code_locations/$$loc && $(UV) sync --frozen --group dev -q); done
-	$(UV) run --frozen --group dev python docker/scripts/dev.py --port $(or $(DEV_PORT),3000) $(LOCATIONS)
+	$(PLATFORMCTL_ENV) $(UV) run --frozen --group dev python -m platformctl dev --port $(or $(DEV_PORT),3000) $(LOCATIONS)
 
 PYTEST = $(UV) run --frozen --group dev pytest -q
 
 .PHONY: test
-test: need-uv ## The fast suite: each location's tests, then `make test-platform` (no Docker engine needed)
-	@for loc in $(LOCATIONS); do echo "== code_locations/$$loc"; (cd code_locations/$$loc && $(PYTEST)); done
+test: need-uv ## The fast suite: each location's tests and `dg check defs`/`dg list defs`, then `make test-platform` (no Docker engine needed)
+	@for loc in $(LOCATIONS); do echo "== code_locations/$$loc"; (cd code_locations/$$loc && $(PYTEST)); \
+	  $(PLATFORMCTL) check-defs $$loc; done
 	@$(MAKE) --no-print-directory test-platform
+
+.PHONY: check-defs
+check-defs: need-uv ## `dg check defs` and `dg list defs` in every location (or LOCATIONS=...)
+	@$(PLATFORMCTL) check-defs $(LOCATIONS)
 
 .PHONY: test-platform
 test-platform: need-uv ## The platform's part of `make test`: libs, config, compose, consistency, Helm, CI workflow
@@ -233,7 +264,7 @@ bench: need-uv up ## Benchmark Dagster's defaults against ours on the running st
 
 .PHONY: screenshot
 screenshot: need-uv ## Regenerate docs/images/asset-graph.png from the running stack (make up first)
-	$(UV) run --frozen --group dev python docker/scripts/screenshot_asset_graph.py --url $(WEBSERVER_URL) --out docs/images/asset-graph.png
+	$(PLATFORMCTL_ENV) $(UV) run --frozen --group dev python -m platformctl screenshot --url $(WEBSERVER_URL) --out docs/images/asset-graph.png
 
 # Each stops with one line naming what is missing and how to get it.
 .PHONY: need-python need-uv need-docker need-build need-compose
@@ -246,3 +277,5 @@ need-uv: need-python
 # need-compose: and the compose command runs.
 need-docker need-build need-compose: need-python
 	@$(PREREQS) need-docker "$(DOCKER)" $(if $(filter need-build,$@),--build) $(if $(filter need-compose,$@),--compose "$(COMPOSE)")
+# Every target that runs compose needs the locations' generated compose file.
+need-compose: compose-locations

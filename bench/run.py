@@ -213,8 +213,10 @@ def footprint(samples: int, rest_seconds: float = REST_SECONDS) -> dict:
 
 
 def image_sizes() -> dict[str, float]:
-    tags = subprocess.run(["python3", "docker/scripts/deploy.py", "compose-env", "platform", *LOCATIONS],
-                          cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    tags = subprocess.run(["python3", "-m", "platformctl", "compose-env", "platform", *LOCATIONS],
+                          cwd=ROOT, check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "libs/platformctl/src"),
+                               "PLATFORM_ROOT": str(ROOT)}).stdout.split()
     sizes = {}
     for item in tags:
         name, tag = item.split("=", 1)

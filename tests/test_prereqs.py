@@ -1,4 +1,4 @@
-"""The Makefile finds its tools by itself (docker/scripts/prereqs.py), and says in one line what is missing.
+"""The Makefile finds its tools by itself (platformctl prereqs), and says in one line what is missing.
 
 Stub executables in temporary PATH folders stand in for Docker clients, engines,
 uv and pip: no Docker engine is needed and nothing is downloaded.
@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import prereqs
 import pytest
+from platformctl import prereqs
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKE = shutil.which("make")
@@ -226,7 +226,7 @@ def test_every_target_that_uses_a_tool_checks_for_it_first():
         if ":" in line and not line.startswith(("\t", "#", ".", " ")) and "=" not in line.split(":")[0]:
             target, _, rest = line.partition(":")
             prerequisites[target.strip()] = rest.split("##")[0].split()
-    for target in ("test", "test-platform", "dev", "new-location", "e2e", "bench", "screenshot"):
+    for target in ("test", "test-platform", "dev", "new-location", "e2e", "bench", "screenshot", "check-defs", "upgrade"):
         assert "need-uv" in prerequisites[target], target
     for target in ("airgap-images", "build-location", "deploy"):
         assert "need-build" in prerequisites[target], target

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -13,15 +12,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from platformctl import locations
 
 WEBSERVER = os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000")
 DOCKER = os.environ.get("DOCKER", "docker")
 PROJECT = os.environ.get("PROJECT", "dagster-platform")
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 ROOT = Path(__file__).resolve().parents[2]
-# The code locations in the Makefile's order (workspace.yaml and the platform's
-# codeLocations list them in the same order; `make new-location` appends to each).
-LOCATIONS = tuple(re.search(r"^LOCATIONS := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split())
+# The code locations, in dg.toml's order (everything generated from it follows
+# that order; `make new-location` appends).
+LOCATIONS = tuple(locations.names(ROOT))
 IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 T = TypeVar("T")
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
+from platformctl.check_config import locations_compose
 
 from tests.e2e.platform import (
     DOCKER,
@@ -244,13 +246,19 @@ def test_run_container_crashing_at_start_fails_with_its_last_log_lines(tmp_path)
     credentials volume is left out of the container context) fails once the start
     timeout (90 s) passes, with the container's own last log lines in the failure,
     instead of staying STARTING."""
-    mount = '"volumes": ["${PROJECT:-dagster-platform}_secrets-housekeeping:/run/secrets/platform:ro"]'
+    # The location services are generated from dg.toml (platformctl.generate); an override
+    # file after them (COMPOSE_OVERRIDE) replaces housekeeping's container context.
+    generated = yaml.safe_load(locations_compose(ROOT))["services"]["housekeeping"]["environment"]
+    context = json.loads(generated["DAGSTER_CONTAINER_CONTEXT"])
+    assert context["docker"]["container_kwargs"]["volumes"] == [
+        "${PROJECT:-dagster-platform}_secrets-housekeeping:/run/secrets/platform:ro"]
+    context["docker"]["container_kwargs"]["volumes"] = []
+    override = tmp_path / "no-credentials.yaml"
+    override.write_text(yaml.safe_dump({"services": {"housekeeping": {"environment": {
+        "DAGSTER_CONTAINER_CONTEXT": json.dumps(context)}}}}))
     repo = copy_repo(tmp_path / "repo")
-    compose = repo / "docker/compose.yaml"
-    assert mount in compose.read_text()
-    compose.write_text(compose.read_text().replace(mount, '"volumes": []'))
     try:
-        swapped = make(repo, "deploy", "LOCATION=housekeeping")
+        swapped = make(repo, "deploy", "LOCATION=housekeeping", f"COMPOSE_OVERRIDE={override}")
         assert swapped.returncode == 0, swapped.stdout + swapped.stderr
         run_id = launch("housekeeping", "probe_job")
         started = time.monotonic()

@@ -1,8 +1,11 @@
 """What the location images leave out at build time (docker/Dockerfile) is never needed."""
 
 import pytest
+from platformctl import upgrade
 
-from tests.e2e.platform import LOCATIONS, docker, inspect, launch, service_container, wait_for_status
+from tests.e2e.platform import LOCATIONS, ROOT, docker, inspect, launch, service_container, wait_for_status
+
+RELEASE = upgrade.release(ROOT)  # the one Dagster pin (root pyproject.toml)
 
 FORMAT_AS_DBT = """
 import agate, babel, babel.numbers, pathlib
@@ -26,7 +29,7 @@ def test_dagster_in_every_image_is_dagsters_own(service):
     image = inspect(service_container(service))["Config"]["Image"]
     path = docker("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", "command -v dagster").strip()
     assert path == "/opt/venv/bin/dagster"
-    assert docker("run", "--rm", "--network", "none", image, "dagster", "--version").strip() == "dagster, version 1.13.27"
+    assert docker("run", "--rm", "--network", "none", image, "dagster", "--version").strip() == f"dagster, version {RELEASE.core}"
 
 
 def test_a_run_container_starts_the_run_worker_with_dagsters_own_command():

@@ -2,9 +2,9 @@
 hand edits and its job runs in its own container from its own image.
 
 Runs from a copy of the repository (like test_deploy.py), against the same
-compose project and .env: `make up` in the copy rebuilds the platform image with
-the new workspace.yaml, builds the new location's image, recreates the webserver
-and daemon and adds the service. Afterwards `make up` in the original checkout
+compose project and .env: `make up` in the copy generates the new service from
+dg.toml, rebuilds the platform image with the new workspace.yaml, builds the new
+location's image, recreates the webserver and daemon and adds the service. Afterwards `make up` in the original checkout
 (which passes --remove-orphans) always puts the stack back as it was.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tests.e2e.platform import (
     DOCKER,
+    LOCATIONS,
     copy_repo,
     docker,
     gql,
@@ -31,7 +32,7 @@ from tests.e2e.platform import (
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "scaffold_probe"
-ORIGINAL = {"ingest", "transform", "reports"}
+ORIGINAL = set(LOCATIONS)
 REGISTRY = os.environ.get("REGISTRY", "localhost")
 
 WORKSPACE = """

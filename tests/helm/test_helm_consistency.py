@@ -1,8 +1,7 @@
-"""The list of code locations agrees everywhere it is written down.
-
-workspace.yaml (repo root), docker/compose.yaml (services that run
-`dagster api grpc`), helm/values/*.yaml and the platform chart's default
-codeLocations must all name the same locations.
+"""The charts name dg.toml's locations: the platform chart's default codeLocations (generated in
+place by platformctl.generate) and one helm/values/<name>.yaml each (written when missing, then
+the operators'). The rest of the list's consistency is tests/test_consistency.py; the instance
+configuration against dagster.yaml is tests/test_instance_config.py.
 """
 
 from __future__ import annotations
@@ -17,52 +16,21 @@ from helm_harness import (
 )
 
 
-def workspace_locations() -> set[str]:
-    workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
-    return {entry["grpc_server"]["location_name"] for entry in workspace["load_from"]}
+def helm_values_locations() -> list[str]:
+    return sorted(location_values(p.stem)["location"]["name"] for p in LOCATION_VALUES_DIR.glob("*.yaml"))
 
 
-def _runs_code_server(service: dict) -> bool:
-    command = service.get("command") or []
-    if isinstance(command, str):
-        command = command.split()
-    if command[:3] == ["dagster", "api", "grpc"]:
-        return True
-    # The location images start the code server from their CMD; compose then
-    # only carries the gRPC health check.
-    test = (service.get("healthcheck") or {}).get("test") or []
-    return not command and "platform_services.health" in " ".join(
-        test if isinstance(test, list) else [test]
-    )
+def platform_default_locations() -> list[dict]:
+    return yaml.safe_load((PLATFORM_CHART / "values.yaml").read_text())["codeLocations"]
 
 
-def compose_locations() -> set[str]:
-    compose = yaml.safe_load((REPO_ROOT / "docker" / "compose.yaml").read_text())
-    return {
-        name
-        for name, service in compose["services"].items()
-        if _runs_code_server(service)
-    }
+def test_the_platform_chart_lists_every_location_by_name_host_and_port() -> None:
+    assert [(e["name"], e["host"], e["port"]) for e in platform_default_locations()] == [
+        (name, f"dagster-code-{name.replace('_', '-')}", 4000) for name in LOCATIONS]
 
 
-def helm_values_locations() -> set[str]:
-    return {
-        location_values(p.stem)["location"]["name"]
-        for p in LOCATION_VALUES_DIR.glob("*.yaml")
-    }
-
-
-def platform_default_locations() -> set[str]:
-    values = yaml.safe_load((PLATFORM_CHART / "values.yaml").read_text())
-    return {entry["name"] for entry in values["codeLocations"]}
-
-
-def test_locations_agree_everywhere() -> None:
-    expected = set(LOCATIONS)
-    assert workspace_locations() == expected
-    assert compose_locations() == expected
-    assert helm_values_locations() == expected
-    assert platform_default_locations() == expected
+def test_each_location_has_one_values_file() -> None:
+    assert helm_values_locations() == sorted(LOCATIONS)
 
 
 def test_values_files_are_named_after_their_location() -> None:
@@ -71,66 +39,6 @@ def test_values_files_are_named_after_their_location() -> None:
         assert values["location"]["name"] == path.stem
         assert values["location"]["module"] == f"{path.stem}.definitions"
         assert values["image"]["repository"] == f"dagster-platform/{path.stem}"
-
-
-# Where the Helm chart's dagster.yaml may differ from compose's, and why. Everything
-# else, every section and key, must be equal (with the chart's default values).
-INSTANCE_DIFFERENCES = {
-    # Docker containers vs Kubernetes Jobs (docs/adr/0002).
-    ("run_launcher",): "compose launches runs as Docker containers, Kubernetes as Jobs",
-    # Every pod has a read-only root: the manager's local buffer goes to the /tmp emptyDir.
-    ("compute_logs", "config", "local_dir"): "read-only root filesystem in Kubernetes pods",
-    # A run pod may wait for a node and pull its image before it starts (runMonitoring.startTimeoutSeconds).
-    ("run_monitoring", "start_timeout_seconds"): "pods take longer to start than containers",
-}
-
-
-def without(config: dict, paths) -> dict:
-    import copy
-
-    config = copy.deepcopy(config)
-    for path in paths:
-        parent = config
-        for key in path[:-1]:
-            parent = parent.get(key, {})
-        parent.pop(path[-1], None)
-    return config
-
-
-def at(config: dict, path) -> object:
-    for key in path:
-        config = (config or {}).get(key)
-    return config
-
-
-def helm_instance(values: dict | None = None) -> dict:
-    from helm_harness import config_map_file, render_chart
-
-    # compose's object store has an endpoint; with s3.endpointUrl the chart adds the same key.
-    values = {"s3": {"endpointUrl": "http://s3:8333"}, **(values or {})}
-    return config_map_file(render_chart(values), "dagster-platform-instance", "dagster.yaml")
-
-
-def test_helm_instance_is_compose_instance_but_for_the_named_differences() -> None:
-    """Storage, run queue, sensors, schedules, compute logs, run monitoring and retries,
-    tick retention and telemetry: the chart's dagster.yaml (default values) is compose's."""
-    compose_instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    helm = helm_instance()
-    assert set(helm) == set(compose_instance)
-    assert without(helm, INSTANCE_DIFFERENCES) == without(compose_instance, INSTANCE_DIFFERENCES)
-    # Each named difference is a real one: a stale entry would hide the next drift.
-    for path in INSTANCE_DIFFERENCES:
-        assert at(helm, path) != at(compose_instance, path), path
-
-
-def test_the_comparison_catches_a_drift() -> None:
-    """Not vacuous: a changed limit or a key only one side has is a difference."""
-    compose_instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    changed = helm_instance({"runCoordinator": {"maxConcurrentRuns": 3}})
-    assert without(changed, INSTANCE_DIFFERENCES) != without(compose_instance, INSTANCE_DIFFERENCES)
-    renamed = helm_instance({"runCoordinator": {"tagConcurrencyLimits": [
-        {"key": "dagster-platform/location", "value": {"applyLimitPerUniqueValue": True}, "limit": 4}]}})
-    assert without(renamed, INSTANCE_DIFFERENCES) != without(compose_instance, INSTANCE_DIFFERENCES)
 
 
 def test_pgbouncer_ini_is_composes_but_for_the_postgres_it_points_at() -> None:

@@ -1,6 +1,6 @@
 """`helm test`: a hardened Pod that waits until the webserver answers and every location is LOADED.
 
-The Pod runs docker/scripts/wait_ready.py from a hook ConfigMap. Besides the
+The Pod runs platformctl's wait_ready.py from a hook ConfigMap. Besides the
 rendered objects, the Pod's own command is run here against a stand-in
 webserver on 127.0.0.1 that answers the GraphQL query as Dagster's does.
 """
@@ -57,7 +57,7 @@ def test_the_test_pod_is_a_helm_test_hook_that_waits_for_every_location() -> Non
 
 def test_the_check_is_the_one_make_up_waits_with() -> None:
     script = find(render_chart(show_only=HOOK), "ConfigMap")["data"]["wait_ready.py"]
-    assert script == (REPO_ROOT / "docker/scripts/wait_ready.py").read_text()
+    assert script == (REPO_ROOT / "libs/platformctl/src/platformctl/wait_ready.py").read_text()
 
 
 @pytest.mark.parametrize(("values", "url", "expect"), [
@@ -152,10 +152,10 @@ PREFIXED = {"webserver": {"extraArgs": ["--path-prefix", "/dagster"]}}
 
 
 def test_the_check_passes_once_every_location_is_loaded(tmp_path) -> None:
-    loading = {"name": "transform", "loadStatus": "LOADING", "locationOrLoadError": None}
-    others = [loaded(name) for name in LOCATIONS if name != "transform"]
+    first, second, *rest = LOCATIONS
+    loading = {"name": second, "loadStatus": "LOADING", "locationOrLoadError": None}
     result, calls = run_the_pods_check(tmp_path, PREFIXED, [
-        [loading, *others],
+        [loaded(first), loading, *map(loaded, rest)],
         [loaded(name) for name in LOCATIONS],
     ])
     assert result.returncode == 0, result.stderr
@@ -164,13 +164,14 @@ def test_the_check_passes_once_every_location_is_loaded(tmp_path) -> None:
 
 
 def test_the_check_fails_naming_each_location_that_is_not_loaded(tmp_path) -> None:
-    broken = {"name": "transform", "loadStatus": "LOADED",
+    first, second, *rest = LOCATIONS
+    broken = {"name": second, "loadStatus": "LOADED",
               "locationOrLoadError": {"__typename": "PythonError", "message": "ModuleNotFoundError: dbt\n"}}
     values = {"test": {"enabled": True, "timeoutSeconds": 1, "resources": {
         "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}}
-    result, calls = run_the_pods_check(tmp_path, values, [[loaded("ingest"), broken]])
+    result, calls = run_the_pods_check(tmp_path, values, [[loaded(first), broken]])
     assert result.returncode == 1
-    missing = "; ".join(f"{name}: not in the workspace (check workspace.yaml)"
-                        for name in LOCATIONS if name not in ("ingest", "transform"))
-    assert result.stderr.strip() == f"not ready after 1s: transform: failed to load: ModuleNotFoundError: dbt; {missing}"
+    assert result.stderr.strip() == "; ".join([
+        f"not ready after 1s: {second}: failed to load: ModuleNotFoundError: dbt",
+        *(f"{name}: not in the workspace (check workspace.yaml)" for name in rest)])
     assert calls >= 1

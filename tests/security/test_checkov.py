@@ -3,7 +3,7 @@ rendered Helm manifests: every failed check is accepted in .checkov.yaml, and
 docs/security.md lists exactly the accepted checks, each with its reason.
 
 checkov 3.3.30 has no docker-compose framework: on compose.yaml only its secrets
-scanner applies. The compose rules live in docker/scripts/check_config.py and in
+scanner applies. The compose rules live in platformctl.check_config and in
 test_compose_hardening.py.
 """
 

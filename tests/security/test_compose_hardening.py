@@ -1,4 +1,4 @@
-"""Compose hardening that `make check` (docker/scripts/check_config.py) does not
+"""Compose hardening that `make check` (platformctl.check_config) does not
 cover. check_config already refuses: published ports other than the webserver's
 on 127.0.0.1, the Docker socket outside webserver/daemon, and long-running
 services without a healthcheck (tests/test_config.py has its negative tests)."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 import copy
 import re
 
-import check_config
 import pytest
 import yaml
+from platformctl import check_config
 
 from tests.security.tools import APP_UID, OUR_IMAGES, ROOT, compose, dockerfile_final_user
 

@@ -12,7 +12,7 @@ import os
 import subprocess
 
 import pytest
-from check_config import read_env_file
+from platformctl.check_config import read_env_file
 
 from tests.security.tools import APP_UID, OUR_IMAGES, ROOT
 

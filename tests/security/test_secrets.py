@@ -6,7 +6,8 @@ import re
 import subprocess
 
 import pytest
-from check_config import ANY_VAR, read_env_file
+from platformctl import locations, principals
+from platformctl.check_config import ANY_VAR, locations_compose, read_env_file
 
 from tests.security.secret_scan import find_secrets
 from tests.security.tools import COMPOSE_FILE, ENV_EXAMPLE, ROOT, repo_files
@@ -61,14 +62,23 @@ def test_scanner_lets_references_pass(line):
     assert find_secrets("config.yaml", line + "\n") == []
 
 
+def compose_text() -> str:
+    """docker/compose.yaml and the location services make generates from dg.toml."""
+    return COMPOSE_FILE.read_text() + locations_compose(ROOT)
+
+
 def compose_variables() -> set[str]:
-    return set(ANY_VAR.findall(COMPOSE_FILE.read_text()))
+    return set(ANY_VAR.findall(compose_text()))
 
 
 def env_example_names() -> tuple[set[str], set[str]]:
-    """(names assigned, names only mentioned in a `# NAME=...` comment)."""
+    """(names assigned, names only mentioned in a `# NAME=...` comment, `<LOCATION>` patterns
+    expanded for every location of dg.toml)."""
+    text = ENV_EXAMPLE.read_text()
     assigned = set(read_env_file(ENV_EXAMPLE))
-    commented = set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
+    commented = set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+    for suffix in re.findall(r"^#\s*<LOCATION>(_[A-Z0-9_]+)=", text, re.M):
+        commented |= {name.upper() + suffix for name in locations.names(ROOT)}
     return assigned, commented - assigned
 
 
@@ -83,16 +93,24 @@ def test_env_example_holds_no_secret_values():
 
 
 def test_every_secret_in_env_example_is_generated_by_make():
-    # `make up` (platformctl env) writes .env with random values for exactly these names.
-    from platformctl import locations, principals
-
+    """`make up` (platformctl env) writes .env with random values for exactly the secrets
+    .env.example names, and for each location's under the pattern it documents; so a new
+    location needs no edit here."""
+    found = locations.discover(ROOT)
+    location_secrets = {name for p in principals.principals(found) if p.location for name in p.secrets}
     secret_names = {k for k in read_env_file(ENV_EXAMPLE) if SECRET_NAME.search(k)}
-    assert secret_names == set(principals.required_secrets(locations.discover(ROOT)))
+    assert secret_names == set(principals.required_secrets(found)) - location_secrets
+    assert not secret_names & location_secrets
+    _, commented = env_example_names()
+    assert location_secrets <= commented  # the documented <LOCATION>_... pattern covers each one
+    probe = principals.Principal("probe", found[0])
+    assert {f"<LOCATION>{name.removeprefix('PROBE')}" for name in probe.secrets} <= set(
+        re.findall(r"^#\s*(<LOCATION>_[A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M))
 
 
 def test_compose_passes_no_secret_to_any_container():
     # Credentials reach containers as files in per-principal volumes (docs/security.md).
-    text = COMPOSE_FILE.read_text()
+    text = compose_text()
     assert sorted(v for v in compose_variables() if SECRET_NAME.search(v)) == []
     assert "POSTGRES_PASSWORD:" not in text and "AWS_SECRET_ACCESS_KEY" not in text
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from platformctl import check_config, locations
 
-from tests.e2e.platform import LOCATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
@@ -31,8 +31,7 @@ CHECKOV = "checkov==3.3.30"  # pinned for the same reason; its check ids are in 
 
 # The uid our own images run as (docker/Dockerfile: useradd --uid 10001).
 APP_UID = "10001"
-# The platform image and one image per code location (the Makefile's list).
-OUR_IMAGES = ("platform", *LOCATIONS)
+OUR_IMAGES = ("platform", *locations.names(ROOT))
 
 
 def repo_files() -> list[str]:
@@ -115,7 +114,8 @@ def checkov(files: list[Path], workdir: Path) -> list[dict[str, Any]]:
 
 
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    """What compose runs: docker/compose.yaml with the location services generated from dg.toml."""
+    return check_config.load_compose(ROOT)
 
 
 def dockerfile_final_user(path: Path, target: str | None = None) -> str | None:

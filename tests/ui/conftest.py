@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-from screenshot_asset_graph import launch_browser, new_page
+from platformctl.screenshot import launch_browser, new_page
 
 # The e2e suite's fixtures: `stack` fails (never skips) when the webserver does not
 # answer; `settled` (autouse) waits after each test until no run is in flight.

@@ -9,17 +9,16 @@ import re
 from itertools import pairwise
 
 from playwright.sync_api import expect
-from screenshot_asset_graph import GRAPH_SVG, dependency_edges, key_str, lineage_url, wait_for_graph
+from platformctl.screenshot import GRAPH_SVG, dependency_edges, key_str, lineage_url, wait_for_graph
 
-from tests.e2e.platform import WEBSERVER, gql, launch, run_failure, run_info, wait_for_status
+from tests.e2e.platform import LOCATIONS, WEBSERVER, gql, launch, run_failure, run_info, wait_for_status
 
-LOCATIONS = ["ingest", "transform", "reports"]
 RUN_TIMEOUT_MS = 240_000
 
 # ---------------------------------------------------------------- code locations
 
 
-def test_code_locations_page_shows_the_three_locations_loaded(page):
+def test_code_locations_page_shows_every_location_loaded(page):
     page.goto("/locations")  # Dagster 1.13 serves it at /deployment/locations
     expect(page.get_by_text(f"{len(LOCATIONS)} code locations", exact=True)).to_be_visible()
     for location in LOCATIONS:

@@ -1,1 +1,1 @@
-../../../docker/scripts/wait_ready.py
+../../../libs/platformctl/src/platformctl/wait_ready.py

@@ -42,12 +42,20 @@ def test_missing_secrets_are_named(env):
     assert credentials.missing_secrets(values, found) == ["REPORTS_PG_PASSWORD"]
 
 
-def test_env_example_lists_every_secret_of_the_committed_locations():
+def test_env_example_names_no_location_secret_and_make_generates_them_all(tmp_path):
+    """.env.example lists the platform's secrets and documents the <LOCATION>_ pattern; a new
+    location needs no edit there: `make .env` generates every location's secrets."""
     from conftest import REPO
 
+    found = locations.discover(REPO)
     example = EnvFile.read(REPO / ".env.example").values()
-    assert set(pr.required_secrets(locations.discover(REPO))) <= set(example)
-    assert all(example[name] == "" for name in pr.required_secrets(locations.discover(REPO)))
+    location_secrets = {name for p in pr.principals(found) if p.location for name in p.secrets}
+    assert not location_secrets & set(example)
+    assert set(pr.required_secrets(found)) - location_secrets <= set(example)
+    assert all(example[name] == "" for name in set(pr.required_secrets(found)) - location_secrets)
+    generated = credentials.complete_env(REPO / ".env.example", tmp_path / ".env", found)
+    assert set(generated) == set(pr.required_secrets(found)) >= location_secrets
+    assert set(EnvFile.read(tmp_path / ".env").values()) >= location_secrets
 
 
 def test_each_location_bundle_holds_its_own_credentials_only(env):
@@ -114,6 +122,6 @@ def test_a_line_break_in_a_secret_is_refused(env):
 def test_grants_file_for_init(env):
     values, found = env
     spec = json.loads(credentials.bundles(values, found, "dagster")["init"]["grants.json"])
-    assert spec["principals"] == ["platform", "ingest", "reports", "transform"]
+    assert spec["principals"] == ["platform", "ingest", "transform", "reports"]  # dg.toml's order
     assert {loc["name"]: loc["warehouse_reads"] for loc in spec["locations"]} == {
         "ingest": [], "reports": ["marts"], "transform": ["raw"]}

@@ -17,11 +17,10 @@ Nothing else restarts: not Postgres, not the store, not the other locations.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 
-from platformctl import credentials
+from platformctl import credentials, wait_ready
 from platformctl import principals as pr
 from platformctl.envfile import EnvFile
 from platformctl.stack import Stack
@@ -65,9 +64,7 @@ def switch(stack: Stack, principal: pr.Principal) -> float:
     services = ["webserver", "daemon"] if principal.location is None else [principal.name]
     stack.dc("up", "-d", "--no-deps", "--force-recreate", *services)
     expect = [loc.name for loc in stack.locations()] if principal.location is None else [principal.name]
-    wait = subprocess.run([sys.executable, str(stack.root / "docker/scripts/wait_ready.py"), "--url",
-                           stack.webserver_url, "--expect", *expect], text=True)
-    if wait.returncode != 0:
+    if wait_ready.main(["--url", stack.webserver_url, "--expect", *expect]) != 0:
         raise SystemExit(f"platformctl rotate: {', '.join(services)} did not come back with the new credentials")
     return switched
 

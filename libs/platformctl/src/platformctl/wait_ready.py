@@ -1,8 +1,12 @@
 """Wait until the webserver answers and every code location is LOADED.
 
+    platformctl wait-ready --url URL --expect LOCATION... [--timeout SECONDS]
+
 Exits 0 when ready. Otherwise exits 1 and says which location failed and why
 (the location's load error from the webserver, or that it never came up).
-Standard library only: it runs on the host, before any project venv exists.
+Standard library only, and no import of platformctl: it runs on the host before
+any project venv exists, and as a plain script in the platform chart's
+`helm test` Pod (helm/dagster-platform/files/wait_ready.py links here).
 """
 
 import argparse
@@ -47,12 +51,12 @@ def locations(url: str) -> list[dict]:
     return data["locationEntries"]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="platformctl wait-ready", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--expect", nargs="+", required=True, help="location names that must be LOADED")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     deadline = time.monotonic() + args.timeout
     last = "webserver did not answer"

@@ -1,15 +1,16 @@
 """Image tags and per-location deploys for the compose platform.
 
-    deploy.py content-tag TARGET            the immutable tag of TARGET's inputs
-    deploy.py compose-env                   NAME_TAG=... for every image, for compose
-    deploy.py record TARGET TAG             TARGET now runs TAG (its previous tag is kept)
-    deploy.py deploy LOCATION TAG           validate, swap, reload, wait; roll back on failure
-    deploy.py rollback LOCATION             return LOCATION to its previous tag
-    deploy.py prune LOCATION...             delete the images of ours that nothing needs
+    platformctl content-tag TARGET          the immutable tag of TARGET's inputs
+    platformctl compose-env TARGET...       NAME_TAG=... for every image, for compose
+    platformctl record TARGET TAG           TARGET now runs TAG (its previous tag is kept)
+    platformctl deploy LOCATION TAG IMAGE START   validate, swap, reload, wait; roll back on failure
+    platformctl rollback LOCATION           return LOCATION to its previous tag
+    platformctl prune LOCATION...           delete the images of ours that nothing needs
 
 TARGET is `platform`, `s3` or a location name. Tags are content hashes of the files an
 image is built from, so the same code always has the same tag and a tag never
-changes meaning. State lives in .deploy/state.json (git-ignored).
+changes meaning. State lives in .deploy/state.json (git-ignored). Standard
+library only: it runs on the host.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-from wait_ready import locations, reload_location
+from platformctl import repo
+from platformctl.wait_ready import locations, reload_location
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / ".deploy" / "state.json"
+STATE = Path(".deploy") / "state.json"  # under the repository's root
+# What docker/Dockerfile copies into every location image besides its own folder.
+LOCATION_LIBS = ["libs/platform_common", "libs/platform_services"]
 COMMON_INPUTS = ["docker/Dockerfile", "docker/strip-native.sh", "docker/entrypoint.sh", ".dockerignore"]
 
 
@@ -36,31 +39,34 @@ def inputs(target: str) -> list[str]:
                 "dagster.yaml", "workspace.yaml"]
     if target == "s3":
         return ["docker/s3", ".dockerignore"]
-    return [*COMMON_INPUTS, "libs", f"code_locations/{target}"]
+    return [*COMMON_INPUTS, *LOCATION_LIBS, f"code_locations/{target}"]
 
 
 def content_tag(target: str) -> str:
+    root = repo.root()
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "--", *inputs(target)],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=root, check=True, capture_output=True, text=True,
     ).stdout.split()
     digest = hashlib.sha256(os.environ.get("PYTHON_IMAGE", "").encode())
     for rel in sorted(set(listed)):
-        path = ROOT / rel
+        path = root / rel
         if path.is_file():
             digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
 def load_state() -> dict:
-    return json.loads(STATE.read_text()) if STATE.exists() else {}
+    path = repo.root() / STATE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def save_state(state: dict) -> None:
-    STATE.parent.mkdir(exist_ok=True)
-    tmp = STATE.with_suffix(".tmp")
+    path = repo.root() / STATE
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    tmp.replace(STATE)
+    tmp.replace(path)
 
 
 def record(target: str, tag: str) -> None:
@@ -206,6 +212,9 @@ def prune(targets: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
     cmd, args = argv[0], argv[1:]
     url = os.environ.get("WEBSERVER_URL", "http://127.0.0.1:3000")
     if cmd == "content-tag":
@@ -224,7 +233,3 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

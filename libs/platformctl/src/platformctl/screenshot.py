@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Screenshot the global asset graph of a running platform, every group expanded.
 
-    python docker/scripts/screenshot_asset_graph.py --url http://127.0.0.1:3000 --out docs/images/asset-graph.png
+    platformctl screenshot --url http://127.0.0.1:3000 --out docs/images/asset-graph.png
 
 `make screenshot` runs it to regenerate the README's picture. Playwright (PyPI)
 drives Chromium from the system (Debian's `chromium`); no browser is downloaded.
@@ -14,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -198,7 +196,7 @@ def new_page(browser, base_url: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="platformctl screenshot", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"))
     parser.add_argument("--out", type=Path, default=Path("docs/images/asset-graph.png"))
     parser.add_argument("--timeout", type=float, default=90)
@@ -220,7 +218,3 @@ def main(argv: list[str] | None = None) -> int:
         browser.close()
     print(f"{args.out}: {len(graph['nodes'])} assets, {len(graph['edges'])} edges")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,16 @@
 """`make check`: validate the platform's config before anything starts.
 
+    platformctl check [--root ROOT] [--env-file FILE]
+
 Checks dagster.yaml and workspace.yaml with Dagster's own schemas (including
-each configured class's own config), the compose file's security rules, and
-that every variable the compose file requires is set. Every message names the
-file and the key. Exit status 1 when anything is wrong.
+each configured class's own config), the compose files' security rules
+(docker/compose.yaml with the location services generated from dg.toml, as
+compose merges them), and that every variable they require is set. Every
+message names the file and the key. Exit status 1 when anything is wrong.
+
+It needs Dagster and PyYAML: `make check` runs it inside the platform image,
+the tests from the root's dev environment. Private Dagster names come only
+through platform_services.private_api.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from pathlib import Path
 
 import yaml
 
+from platformctl import generate, locations
+
+COMPOSE = generate.COMPOSE
 REQUIRED_VAR = re.compile(r"\$\{(\w+):\?[^}]*\}")
 ANY_VAR = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 RUN_LAUNCHING_SERVICES = {"webserver", "daemon"}
@@ -134,36 +144,73 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def check_compose(path: Path, env: Mapping[str, str]) -> list[str]:
+def merge_compose(base: dict, extra: dict) -> dict:
+    """`extra` over `base` the way compose merges -f files: services and volumes by
+    name, a service's mappings (environment, depends_on, labels) key by key."""
+    merged = dict(base)
+    for section in ("services", "volumes", "networks"):
+        into = dict(merged.get(section) or {})
+        for name, spec in (extra.get(section) or {}).items():
+            old = into.get(name)
+            if isinstance(old, dict) and isinstance(spec, dict):
+                spec = {key: {**old[key], **value} if isinstance(old.get(key), dict) and isinstance(value, dict)
+                        else value for key, value in {**old, **spec}.items()}
+            into[name] = spec
+        if into:
+            merged[section] = into
+    return merged
+
+
+def locations_compose(root: Path) -> str:
+    """The compose file make writes to .generated/ (platformctl.generate), from dg.toml."""
+    return generate.compose_locations((root / COMPOSE).read_text(), locations.discover(root))
+
+
+def check_compose(path: Path, env: Mapping[str, str], locations_text: str | None = None) -> list[str]:
+    """The compose file at `path`, merged with the generated location services when given."""
     problems: list[str] = []
     text = path.read_text() if path.exists() else ""
     data = load_yaml(path, problems)
     if problems:
         return problems
+    origin = {svc: str(path) for svc in (data.get("services") or {})}
+    if locations_text is not None:
+        extra = yaml.safe_load(locations_text)
+        origin.update({svc: f"{generate.COMPOSE_LOCATIONS} (generated from dg.toml)"
+                       for svc in extra.get("services") or {} if svc not in origin})
+        data = merge_compose(data, extra)
+        text += locations_text
     for name in sorted(set(REQUIRED_VAR.findall(text))):
         if name.endswith("_TAG"):
-            continue  # image tags: make sets them from content hashes (docker/scripts/deploy.py)
+            continue  # image tags: make sets them from content hashes (platformctl.deploy)
         if not env.get(name):
             problems.append(f"{path}: variable {name} is required but not set (add it to .env; see .env.example)")
     for key in ("version", "name"):
         if key in data:
             problems.append(f"{path}: top-level '{key}:' breaks docker-compose 1.29 or v2; remove it")
     for svc, spec in (data.get("services") or {}).items():
+        where = origin.get(svc, str(path))
         for port in spec.get("ports") or []:
             if svc not in PUBLISHED_SERVICES:
-                problems.append(f"{path}: services.{svc}.ports: only the webserver may be published")
+                problems.append(f"{where}: services.{svc}.ports: only the webserver may be published")
             elif not str(port).startswith("127.0.0.1:"):
-                problems.append(f"{path}: services.{svc}.ports: {port!r} must bind 127.0.0.1")
+                problems.append(f"{where}: services.{svc}.ports: {port!r} must bind 127.0.0.1")
         socket = any("docker.sock" in str(v) for v in spec.get("volumes") or [])
         if socket and svc not in RUN_LAUNCHING_SERVICES:
-            problems.append(f"{path}: services.{svc}.volumes: the Docker socket is for run launchers only")
+            problems.append(f"{where}: services.{svc}.volumes: the Docker socket is for run launchers only")
         if "healthcheck" not in spec and spec.get("restart") != "no":
-            problems.append(f"{path}: services.{svc}: long-running service without a healthcheck")
+            problems.append(f"{where}: services.{svc}: long-running service without a healthcheck")
     return problems
 
 
+def load_compose(root: Path) -> dict:
+    """docker/compose.yaml with the generated location services, merged as compose does."""
+    base = yaml.safe_load((root / COMPOSE).read_text()) or {}
+    return merge_compose(base, yaml.safe_load(locations_compose(root)))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="platformctl check", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
     parser.add_argument("--env-file", type=Path, default=None, help="default: ROOT/.env")
     args = parser.parse_args(argv)
@@ -178,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         env = {}
         problems.append(str(exc))
-    compose = yaml.safe_load((root / "docker/compose.yaml").read_text()) or {}
+    compose = yaml.safe_load((root / COMPOSE).read_text()) or {}
     platform_env = {
         k: ANY_VAR.sub(lambda m: env.get(m.group(1), "x"), str(v))
         for k, v in (compose.get("x-platform-env") or {}).items()
@@ -187,13 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     platform_env.update({name: "x" for name in BUNDLE_VARIABLES})
     problems += check_instance(root / "dagster.yaml", platform_env)
     problems += check_workspace(root / "workspace.yaml")
-    problems += check_compose(root / "docker/compose.yaml", env)
+    try:
+        locations_text = locations_compose(root)
+    except (locations.DeclarationError, generate.Failed) as exc:
+        locations_text = None
+        problems.append(str(exc))
+    problems += check_compose(root / COMPOSE, env, locations_text)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:
-        print("config ok: dagster.yaml, workspace.yaml, docker/compose.yaml, .env")
+        print(f"config ok: dagster.yaml, workspace.yaml, {COMPOSE} with the locations of dg.toml, .env")
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,10 @@
 """The Makefile's prerequisites: find the tools it needs, or say in one line how to get them.
 
-    prereqs.py docker                          print a Docker client that can build with BuildKit
-    prereqs.py need-docker DOCKER [--build] [--compose CMD]
+    platformctl prereqs docker                 print a Docker client that can build with BuildKit
+    platformctl prereqs need-docker DOCKER [--build] [--compose CMD]
                                                an engine answers DOCKER; with --build DOCKER
                                                builds with BuildKit; CMD (compose) runs
-    prereqs.py need-uv UV --version V --home DIR
+    platformctl prereqs need-uv UV --version V --home DIR
                                                UV runs; when UV is DIR/bin/uv, install uv V there first
 
 A client can build with BuildKit when `docker buildx version` works, or when it
@@ -138,7 +138,7 @@ def need_uv(uv: str, version: str, home: Path, python: str = sys.executable) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="platformctl prereqs", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("docker", help="print a Docker client that builds with BuildKit")
     docker = sub.add_parser("need-docker", help="an engine answers the client (and it builds with BuildKit)")
@@ -162,7 +162,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make: {missing}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

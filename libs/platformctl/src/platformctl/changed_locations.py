@@ -1,17 +1,19 @@
 """Which code locations a change touches, as a JSON list (CI's build/test matrix),
 and whether it touches the platform (CI's platform suite).
 
-    git diff --name-only BASE HEAD | changed_locations.py      changed paths on stdin
-    changed_locations.py PATH...                             or as arguments
-    changed_locations.py --all                               every location
-    changed_locations.py --platform [PATH...]                `true` or `false`
+    git diff --name-only BASE HEAD | platformctl changed-locations   changed paths on stdin
+    platformctl changed-locations PATH...                          or as arguments
+    platformctl changed-locations --all                            every location
+    platformctl changed-locations --platform [PATH...]             `true` or `false`
 
 A path under code_locations/<name>/ selects <name>. A change to what every
-location image is built from (libs/, docker/Dockerfile, strip-native.sh and entrypoint.sh, .dockerignore: the
-inputs docker/scripts/deploy.py hashes for every location) or to this CI
-definition selects all of them. Anything else (docs/, helm/, tests/, ...)
-selects none. Locations are the folders code_locations/*/pyproject.toml, in
-name order; a path of a location that no longer exists selects nothing.
+location image is built from (libs/platform_common, libs/platform_services,
+docker/Dockerfile, strip-native.sh and entrypoint.sh, .dockerignore: the inputs
+platformctl.deploy hashes for every location) or to this CI definition selects
+all of them. Anything else (docs/, helm/, tests/, libs/platformctl/, ...)
+selects none. The locations are dg.toml's, in its order: the matrix is read
+from the one list when CI runs; a path of a location that no longer exists
+selects nothing.
 
 The platform suite (`make test-platform`) runs for a change to any path
 outside code_locations/ and docs/ (dagster.yaml, workspace.yaml, docker/,
@@ -29,15 +31,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ALL_PREFIXES = ("libs/",)
+from platformctl import deploy, locations, repo
+
+ALL_PREFIXES = tuple(f"{lib}/" for lib in deploy.LOCATION_LIBS)
 ALL_FILES = {
-    "docker/Dockerfile",
-    "docker/strip-native.sh",
-    "docker/entrypoint.sh",
-    ".dockerignore",
+    *deploy.COMMON_INPUTS,
     ".github/workflows/locations.yml",
-    "docker/scripts/changed_locations.py",
+    "libs/platformctl/src/platformctl/changed_locations.py",
 }
 
 
@@ -45,23 +45,25 @@ NOT_PLATFORM_PREFIXES = ("code_locations/", "docs/")
 LOCATION_MANIFESTS = ("pyproject.toml", "uv.lock")
 
 
-def known_locations(root: Path = ROOT) -> list[str]:
-    return sorted(p.parent.name for p in (root / "code_locations").glob("*/pyproject.toml"))
+def known_locations(root: Path) -> list[str]:
+    """dg.toml's locations, each with its folder."""
+    return locations.names(root)
 
 
-def changed_locations(paths: Iterable[str], locations: Iterable[str]) -> list[str]:
-    locations = sorted(set(locations))
+def changed_locations(paths: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The locations `paths` touch, in the order of `known`."""
+    known = list(dict.fromkeys(known))
     selected: set[str] = set()
     for raw in paths:
         path = raw.strip().removeprefix("./")
         if not path:
             continue
         if path in ALL_FILES or path.startswith(ALL_PREFIXES):
-            return locations
+            return known
         parts = path.split("/")
-        if len(parts) > 2 and parts[0] == "code_locations" and parts[1] in locations:
+        if len(parts) > 2 and parts[0] == "code_locations" and parts[1] in known:
             selected.add(parts[1])
-    return sorted(selected)
+    return [name for name in known if name in selected]
 
 
 def platform_changed(paths: Iterable[str]) -> bool:
@@ -78,23 +80,19 @@ def platform_changed(paths: Iterable[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="platformctl changed-locations", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="changed paths (default: read from stdin, one a line)")
     parser.add_argument("--all", action="store_true", help="every location, whatever changed")
     parser.add_argument("--platform", action="store_true", help="print whether the platform suite must run")
-    parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--root", type=Path, default=None, help="default: the repository (dg.toml's folder)")
     args = parser.parse_args(argv)
     if args.platform:
         print(json.dumps(platform_changed(args.paths or sys.stdin.read().splitlines())))
         return 0
-    locations = known_locations(args.root)
+    known = known_locations(args.root or repo.root())
     if args.all:
-        result = locations
+        result = known
     else:
-        result = changed_locations(args.paths or sys.stdin.read().splitlines(), locations)
+        result = changed_locations(args.paths or sys.stdin.read().splitlines(), known)
     print(json.dumps(result, separators=(",", ":")))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
