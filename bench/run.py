@@ -86,9 +86,8 @@ TRANSIENT = (ServerError, requests.ConnectionError)
 WARMUP_LAUNCHES = 2  # after each profile switch, before anything is measured
 SETTLE_TICKS = 2  # ticks of every running sensor after a profile switch, before the idle footprint
 # Idle is a stack nobody asks anything: the footprint waits this long after its
-# last request. Longer than dagster.yaml's pool idle_seconds (60) plus the
-# closer's look (5 s), after which the tuned webserver holds no connection;
-# Dagster's own webserver pools never close theirs (tests/test_bench_profiles.py).
+# last request, longer than PgBouncer's server_idle_timeout (60 s), after which
+# the tuned profile's idle server connections are closed.
 REST_SECONDS = 75
 
 
@@ -137,7 +136,7 @@ def apply_profile(profile: str) -> None:
 
     def live():
         data = gql(INSTANCE)["instance"]
-        ours = "LocationTaggingRunCoordinator" in (data["info"] or "")
+        ours = "PlatformDockerRunLauncher" in (data["info"] or "")  # the reference runs dagster_docker's own
         healthy = all(d["healthy"] for d in data["daemonHealth"]["allDaemonStatuses"] if d["required"])
         return healthy and ours == (profile == "tuned")
 

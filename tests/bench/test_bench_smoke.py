@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.platform import ROOT, gql
+from tests.e2e.platform import LOCATIONS, ROOT, gql
 
 PROFILES = {"reference", "tuned"}
 
@@ -45,11 +45,11 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
     assert "error" not in result["landing"]["sensor_ticks"], result["landing"]
     assert set(result["ratios"]) >= {"launch_to_success_s", "burst_all_succeeded_s", "idle_memory_mib"}
     assert result["deploy"]["location"] == "reports" and result["deploy"]["deploy_s"] > 0
-    assert set(result["images_mb"]) == {"platform", "ingest", "transform", "reports"}
+    assert set(result["images_mb"]) == {"platform", *LOCATIONS}
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())
     table = out.with_suffix(".md").read_text()
     assert table.startswith("| figure") and "launch → SUCCESS" in table
 
     # The stack is left on our profile, with the benchmark's days empty again.
     info = gql("{ instance { info } }")["instance"]["info"]
-    assert "LocationTaggingRunCoordinator" in info
+    assert "PlatformDockerRunLauncher" in info

@@ -40,11 +40,13 @@ def test_a_password_the_volume_was_not_created_with_stops_init_at_once_with_the_
     plain = dict(item.split("=", 1) for item in daemon["Config"]["Env"])
     env = {**{k: plain[k] for k in PLAIN_ENV if k in plain}, **init_env()}
     env["DAGSTER_PG_PASSWORD"] = "x" + secrets.token_hex(8)  # not what the volume was created with
+    # Straight to Postgres on its own network, as compose's init does (PgBouncer's logins need init's roles).
+    env.update(DAGSTER_PG_HOST="postgres", DAGSTER_PG_PORT="5432")
     env_file = tmp_path / "init.env"  # secrets in a file, not on a command line
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     env_file.chmod(0o600)
     proc = subprocess.run(
-        [DOCKER, "run", "--rm", "--network", "dagster_platform", "--env-file", str(env_file),
+        [DOCKER, "run", "--rm", "--network", "dagster_platform_database", "--env-file", str(env_file),
          "--entrypoint", "python", "-v", f"{secrets_volume('init')}:/run/secrets/platform:ro",
          daemon["Config"]["Image"], "-m", "platformctl.init"],
         capture_output=True, text=True, timeout=300,

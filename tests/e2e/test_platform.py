@@ -1,4 +1,4 @@
-"""The platform end to end: three locations, runs in their own containers,
+"""The platform end to end: every location of dg.toml, runs in their own containers,
 the cross-location chain, compute logs that outlive containers, termination."""
 
 import subprocess
@@ -31,9 +31,9 @@ WORKSPACE = """
     locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
 
-def test_webserver_lists_exactly_three_loaded_locations():
+def test_webserver_lists_exactly_the_locations_of_dg_toml_all_loaded():
     entries = gql(WORKSPACE)["workspaceOrError"]["locationEntries"]
-    assert {e["name"] for e in entries} == LOCATIONS
+    assert sorted(e["name"] for e in entries) == sorted(LOCATIONS)
     for e in entries:
         assert e["loadStatus"] == "LOADED", e
         assert e["locationOrLoadError"]["__typename"] == "RepositoryLocation", e
@@ -62,8 +62,10 @@ def chain_runs():
     return {"ingest": ingest, "transform": transform, "reports": reports}
 
 
-def test_a_job_in_each_location_succeeds(chain_runs):
-    assert {loc: run["status"] for loc, run in chain_runs.items()} == dict.fromkeys(LOCATIONS, "SUCCESS")
+def test_a_job_in_each_location_of_the_data_chain_succeeds(chain_runs):
+    # housekeeping is no link of the chain: its jobs run in test_retention and test_faults.
+    assert {loc: run["status"] for loc, run in chain_runs.items()} == dict.fromkeys(
+        ("ingest", "transform", "reports"), "SUCCESS")
 
 
 def test_each_run_ran_in_its_own_container_from_its_location_image(chain_runs):

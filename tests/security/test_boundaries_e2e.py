@@ -168,7 +168,8 @@ def test_docker_inspect_shows_no_secret_in_any_container():
     values = {name: env[name] for name in env if re.search(r"PASSWORD|SECRET|ACCESS_KEY", name) and env[name]}
     assert "POSTGRES_PASSWORD" in values and len(values) >= 14
     containers = stack_containers()
-    assert len(containers) >= 8  # postgres, s3, init, three code servers, webserver, daemon (and runs)
+    # postgres, pgbouncer, s3, init, a code server per location, webserver, daemon (and runs)
+    assert len(containers) >= 6 + len(LOCATIONS)
     leaks = {}
     for container in containers:
         text = docker("inspect", container)
@@ -204,7 +205,8 @@ PROBE_JOB = '''
 # --- a boundary probe, appended by tests/security/test_boundaries_e2e.py ---
 import json as _json
 import dagster as _dg
-from platform_common import Warehouse as _Warehouse
+from platform_common import current_environment as _current_environment
+from platform_common.environment import warehouse_for as _warehouse_for
 
 _PROBE_SOURCE = {source!r}
 _SPEC = {spec!r}
@@ -217,12 +219,14 @@ def _boundary_probe(context: _dg.OpExecutionContext) -> None:
     context.add_output_metadata({{"probe": _dg.MetadataValue.json(scope["probe"](_json.loads(_SPEC)))}})
 
 
-@_dg.op(ins={{"after": _dg.In(_dg.Nothing)}})
-def _read_outside_grants(warehouse: _Warehouse) -> None:
-    warehouse.read_sql('SELECT 1 FROM "{foreign}"."{table}" LIMIT 1')
+# The job's own warehouse resource, from the location's credentials: housekeeping's
+# definitions have none (it owns no schema), its code could still build one.
+@_dg.op(ins={{"after": _dg.In(_dg.Nothing)}}, required_resource_keys={{"probe_warehouse"}})
+def _read_outside_grants(context) -> None:
+    context.resources.probe_warehouse.read_sql('SELECT 1 FROM "{foreign}"."{table}" LIMIT 1')
 
 
-@_dg.job(name="{marker}")
+@_dg.job(name="{marker}", resource_defs={{"probe_warehouse": _warehouse_for(_current_environment())}})
 def _boundary_job():
     _read_outside_grants(after=_boundary_probe())
 

@@ -26,3 +26,15 @@ def test_unknown_environment_is_named(monkeypatch):
     monkeypatch.setenv("DAGSTER_PLATFORM_ENV", "staging")
     with pytest.raises(dg.DagsterInvalidConfigError, match="DAGSTER_PLATFORM_ENV='staging'"):
         defs()
+
+
+def test_every_op_output_stays_in_memory():
+    """Run containers cannot write DAGSTER_HOME (non-root user, the image's files): an op output
+    handled by Dagster's default filesystem IO manager fails the run at "handling output"."""
+    loaded = defs()
+    on_disk = sorted(
+        f"{job.name}.{node.name}.{out.name}"
+        for job in loaded.resolve_all_job_defs() if not job.name.startswith("__")
+        for node in job.graph.nodes for out in node.definition.output_defs
+        if not out.dagster_type.is_nothing and out.io_manager_key != "mem_io_manager")
+    assert on_disk == []

@@ -178,6 +178,9 @@ default_pool_size = {{ $pgb.defaultPoolSize }}
 max_db_connections = {{ $pgb.maxDbConnections }}
 server_idle_timeout = 60
 server_lifetime = 3600
+; After a failed server login (Postgres restarting), retry in 1 s, not 15: Dagster's own
+; connection retries give up after about 6 s, and a refused login reaches its client at once.
+server_login_retry = 1
 ignore_startup_parameters = extra_float_digits
 log_connections = 0
 log_disconnections = 0

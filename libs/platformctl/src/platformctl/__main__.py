@@ -133,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     stack = rotate.Stack.from_env(root)
     if args.command == "sync":
         stack.write_volumes()
+        reloaded = stack.reload_running()
+        if reloaded:
+            print(f"reloaded {', '.join(reloaded)} (SIGHUP)")
         return 0
     principal = rotate.find(stack, args.principal)
     if args.command == "rotate":

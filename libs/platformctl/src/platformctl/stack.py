@@ -58,6 +58,21 @@ class Stack:
     def dc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(*self.compose, *args, check=check)
 
+    def reload_running(self, services: tuple[str, ...] = ("pgbouncer", "s3")) -> list[str]:
+        """SIGHUP the running containers of `services`: PgBouncer re-reads pgbouncer.ini and
+        SeaweedFS its identities, dropping no connection. Run after the volumes are written,
+        so a changed setting or a new location's key takes effect on a running stack (a
+        stopped service reads its volume when it starts). Returns the services signalled."""
+        signalled = []
+        for service in services:
+            ids = self.run(self.docker, "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
+                           "--filter", f"label=com.docker.compose.service={service}").stdout.split()
+            for container in ids:
+                self.run(self.docker, "kill", "-s", "HUP", container)
+            if ids:
+                signalled.append(service)
+        return signalled
+
     def reload_object_store(self) -> None:
         """SeaweedFS re-reads its identities on SIGHUP: no restart, no dropped request."""
         self.dc("kill", "-s", "SIGHUP", "s3")

@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from housekeeping import retention
+from housekeeping.defs.prune import MEM_IO_MANAGER
 
 
 class RunRetentionConfig(dg.Config):
@@ -15,7 +16,11 @@ class RunRetentionConfig(dg.Config):
     dry_run: bool = Field(default=False, description="list what would be deleted; delete nothing")
 
 
-@dg.op(description="Delete (or list) the runs that ended more than `days` days ago, with their event logs.")
+@dg.op(
+    description="Delete (or list) the runs that ended more than `days` days ago, with their event logs.",
+    # A run container's filesystem is read-only: the summary stays in memory (its metadata is the record).
+    out=dg.Out(io_manager_key=MEM_IO_MANAGER),
+)
 def prune_run_history(context: dg.OpExecutionContext, config: RunRetentionConfig) -> dg.Output[dict]:
     result = retention.prune_runs(context.instance, config.days, dry_run=config.dry_run, log=None)
     context.log.info(result.summary())
