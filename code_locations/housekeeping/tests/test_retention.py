@@ -12,6 +12,7 @@ from dagster._core.storage.runs.schema import RunsTable
 from dagster._core.test_utils import create_run_for_test, instance_for_test
 
 from housekeeping import retention
+from housekeeping.defs.prune import MEM_IO_MANAGER
 from housekeeping.defs.retention import DAYS_VAR, run_retention_job, run_retention_schedule
 
 DAYS = 90
@@ -215,7 +216,8 @@ def test_zero_days_is_refused_by_prune_runs(instance):
 
 def test_the_job_prunes_the_instance_it_runs_on(instance, history):
     result = run_retention_job.execute_in_process(
-        instance=instance, run_config={"ops": {"prune_run_history": {"config": {"days": DAYS}}}})
+        instance=instance, run_config={"ops": {"prune_run_history": {"config": {"days": DAYS}}}},
+        resources={MEM_IO_MANAGER: dg.mem_io_manager})
     assert result.success
     assert result.output_for_node("prune_run_history") == {"days": DAYS, "dry_run": False, "deleted": 5,
                                                            "kept_as_latest": 5}
