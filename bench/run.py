@@ -476,10 +476,7 @@ def deploy_time(location: str) -> dict:
 LANDING_MEASUREMENTS = {
     # landing_sensor's first tick (every file new) and one with nothing new.
     "sensor_ticks": ("sensor_ticks", {}),
-    # TODO(ingest.measure): "a run reads only its own file" has no hook yet; when
-    # ingest.measure grows one (say `own_file_run(store, n_files)`: one file's
-    # load with n_files others landed, and what it read), name it here. Until
-    # then this figure records that the hook is missing.
+    # One landing file's run (landing_file set) with the others present: what it read.
     "run_reads_only_its_own_file": ("own_file_run", {}),
 }
 
@@ -573,7 +570,7 @@ def ratios(summary: dict) -> dict:
     return out
 
 
-def targets(summary: dict, rat: dict, images: dict) -> dict:
+def targets(summary: dict, rat: dict, images: dict, landing: dict | None = None) -> dict:
     sensor = summary["tuned"]["sensor_materialization_to_started_s"].get("median")
     # (name, value, limit, whether the value may equal the limit)
     checks = [
@@ -589,6 +586,10 @@ def targets(summary: dict, rat: dict, images: dict) -> dict:
         if size >= S_PER_MILLION_FROM:
             checks.append((f"pipeline_{size}_s_per_million_orders <= {S_PER_MILLION_MAX}",
                            p.get("s_per_million_orders"), S_PER_MILLION_MAX, True))
+    if landing:
+        ticks, own = landing.get("sensor_ticks") or {}, landing.get("run_reads_only_its_own_file") or {}
+        checks += [(f"landing_sensor_idle_tick_{ticks.get('files')}_files_s < 1", ticks.get("idle_tick_s"), 1, False),
+                   ("landing_run_other_files_read <= 0", own.get("other_files_read"), 0, True)]
     out = {name: {"value": value,
                   "met": value is not None and (value <= limit if inclusive else value < limit)}
            for name, value, limit, inclusive in checks}
@@ -723,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "landing": landing,
         "images_mb": images,
     }
-    result["targets"] = targets(summary, rat, images)
+    result["targets"] = targets(summary, rat, images, landing)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

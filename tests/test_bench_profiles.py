@@ -148,6 +148,20 @@ def test_targets_at_size_every_run_under_1_gib_and_30_s_per_million_from_5m():
     assert got["pipeline_20000000_completed"] == {"value": False, "met": False}
 
 
+def test_targets_for_the_landing_sensor_tick_and_a_run_reading_only_its_file():
+    from bench import run
+
+    summary = summary_with([])
+    landing = {"sensor_ticks": {"files": 10000, "idle_tick_s": 0.37},
+               "run_reads_only_its_own_file": {"files": 10000, "other_files_read": 0}}
+    got = run.targets(summary, run.ratios(summary), {}, landing)
+    assert got["landing_sensor_idle_tick_10000_files_s < 1"] == {"value": 0.37, "met": True}
+    assert got["landing_run_other_files_read <= 0"] == {"value": 0, "met": True}
+    missing = run.targets(summary, run.ratios(summary), {},
+                          {"sensor_ticks": {"error": "boom"}, "run_reads_only_its_own_file": {"missing_hook": "x"}})
+    assert not any(t["met"] for name, t in missing.items() if name.startswith("landing_"))
+
+
 def test_a_run_the_sampler_missed_does_not_count_as_under_the_limit():
     from bench import run
 

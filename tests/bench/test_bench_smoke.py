@@ -43,6 +43,8 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
     # ingest.measure's hooks ran in the ingest code server's container, or say which is missing.
     assert set(result["landing"]) == {"sensor_ticks", "run_reads_only_its_own_file"}
     assert "error" not in result["landing"]["sensor_ticks"], result["landing"]
+    own = result["landing"]["run_reads_only_its_own_file"]
+    assert (own["landing_objects_read"], own["other_files_read"]) == (1, 0), own
     assert set(result["ratios"]) >= {"launch_to_success_s", "burst_all_succeeded_s", "idle_memory_mib"}
     assert result["deploy"]["location"] == "reports" and result["deploy"]["deploy_s"] > 0
     assert set(result["images_mb"]) == {"platform", *LOCATIONS}

@@ -96,3 +96,11 @@ def test_the_benchmarks_sensor_measurement_runs(dropbox):
 
     figures = sensor_ticks(dropbox, n_files=30)
     assert (figures["files"], figures["first_tick_requests"], figures["idle_tick_requests"]) == (30, 30, 0)
+
+
+def test_the_benchmarks_own_file_measurement_reads_one_file_of_many(dropbox):
+    from ingest.measure import own_file_run
+
+    figures = own_file_run(dropbox, n_files=30)
+    assert figures["files"] == 30 and figures["file"] == "landing/orders/2024-01-01/bench-000000.csv"
+    assert (figures["landing_objects_read"], figures["other_files_read"], figures["landing_listings"]) == (1, 0, 0)
