@@ -53,6 +53,17 @@ def load_yaml(path: Path, problems: list[str]) -> object:
     return None
 
 
+def load_mapping(path: Path, expected: str) -> tuple[dict, list[str]]:
+    """The YAML mapping at `path`, or the problems that say why there is none."""
+    problems: list[str] = []
+    data = load_yaml(path, problems)
+    if problems:
+        return {}, problems
+    if not isinstance(data, dict):
+        return {}, [f"{path}: expected {expected}"]
+    return data, []
+
+
 def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
     """dagster.yaml against the instance schema, then each class's own schema."""
     from platform_services.private_api import (
@@ -62,12 +73,9 @@ def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
         process_config,
     )
 
-    problems: list[str] = []
-    data = load_yaml(path, problems)
+    data, problems = load_mapping(path, "a mapping at the top level")
     if problems:
         return problems
-    if not isinstance(data, dict):
-        return [f"{path}: expected a mapping at the top level"]
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "dagster.yaml").write_text(path.read_text())
         try:
@@ -108,12 +116,9 @@ def check_instance(path: Path, env: Mapping[str, str]) -> list[str]:
 def check_workspace(path: Path) -> list[str]:
     from platform_services.private_api import process_workspace_config
 
-    problems: list[str] = []
-    data = load_yaml(path, problems)
+    data, problems = load_mapping(path, "a mapping with load_from")
     if problems:
         return problems
-    if not isinstance(data, dict):
-        return [f"{path}: expected a mapping with load_from"]
     result = process_workspace_config(data)
     if not result.success:
         return [f"{path}: {e}" for e in _errors_text(result.errors)]
