@@ -51,6 +51,7 @@ from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
     make,
     poll,
     probe_job_code,
+    psql,
     runs,
     runs_by_id,
     runs_in_flight,
@@ -452,6 +453,22 @@ def cleanup(days: int) -> None:
     drain()
 
 
+TERMINATE = """
+mutation($runId: String!) { terminateRun(runId: $runId, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+  __typename ... on PythonError { message } } }"""
+
+
+def stop_in_flight() -> None:
+    """After a pipeline that failed or timed out: end every run it left in flight at
+    once (a run stuck CANCELING would hold `drain` for its whole timeout), and cancel
+    the warehouse statements they started, which a terminated run leaves running
+    behind PgBouncer."""
+    for run in runs_in_flight():
+        gql(TERMINATE, runId=run["runId"])
+    psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+         "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'")
+
+
 def deploy_time(location: str) -> dict:
     """`make deploy` of a code-only change, from a copy of the checkout, then rollback."""
     marker = f"bench_{uuid.uuid4().hex[:8]}"
@@ -667,6 +684,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def write(args: argparse.Namespace, started: float, rounds: list[dict], deploy: dict | None,
+          landing: dict | None, partial: bool) -> dict:
+    """bench/results.json, atomically: after every round and pipeline size with
+    `"partial": true` (a crash or a stop keeps what was measured), and once at the end."""
+    summary = summarize(rounds)
+    images = image_sizes()
+    rat = ratios(summary)
+    result = {
+        "meta": {"started": datetime.fromtimestamp(started, timezone.utc).isoformat(), "wall_s": round(time.time() - started),
+                 "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                 "partial": partial},
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "landing": landing,
+        "images_mb": images,
+    }
+    result["targets"] = targets(summary, rat, images, landing)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(args.out)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -702,8 +742,11 @@ def main(argv: list[str] | None = None) -> int:
                         except (AssertionError, SystemExit) as exc:  # a size too big for the host
                             log(f"pipeline at {size:,} orders failed: {exc}")
                             record["pipeline"].append({"size": size, "orders": size, "error": str(exc)[:2000]})
+                            stop_in_flight()
                             drain()
+                        write(args, started, rounds + [record], deploy, landing, partial=True)
                 rounds.append(record)
+                write(args, started, rounds, deploy, landing, partial=True)
                 if profile == "tuned" and n == 0 and args.deploy_location:
                     log(f"deploy of a code-only change to {args.deploy_location}")
                     deploy = deploy_time(args.deploy_location)
@@ -714,21 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         if current != "tuned":
             apply_profile("tuned")
     cleanup(max(args.sensor_samples, 1))
-    summary = summarize(rounds)
-    images = image_sizes()
-    rat = ratios(summary)
-    result = {
-        "meta": {"started": datetime.fromtimestamp(started, timezone.utc).isoformat(), "wall_s": round(time.time() - started),
-                 "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()},
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "landing": landing,
-        "images_mb": images,
-    }
-    result["targets"] = targets(summary, rat, images, landing)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
+    result = write(args, started, rounds, deploy, landing, partial=False)
     text = table(result)
     args.out.with_suffix(".md").write_text(text)
     print(text)

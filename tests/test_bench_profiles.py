@@ -1,6 +1,7 @@
 """make bench's reference profile is Dagster's defaults as deploy_docker runs
 them, on our images: what our configuration adds is taken out again."""
 
+import json
 from pathlib import Path
 
 import yaml
@@ -212,3 +213,20 @@ def test_the_landing_script_calls_the_hook_with_a_scratch_local_store(tmp_path):
     assert call("own_file_run") == {"missing_hook": "fake_measure.own_file_run"}
     assert call("sensor_ticks", module="no_such_measure") == {"missing_hook": "no_such_measure.sensor_ticks"}
     assert "error" in run.landing_figures(subprocess.CompletedProcess([], 1, "", "Traceback ...\nKeyError: 'x'"))
+
+
+def test_results_are_written_after_each_round_so_a_stop_keeps_them(tmp_path, monkeypatch):
+    from bench import run
+
+    monkeypatch.setattr(run, "image_sizes", lambda: {"ingest": 438.0})
+    args = run.parse_args(["--out", str(tmp_path / "results.json")])
+    tuned = {"round": 1, "profile": "tuned", "launch": [{"to_started_s": 1.0, "to_success_s": 2.5}],
+             "pipeline": [{"size": 20_000_000, "orders": 20_000_000, "error": "timed out"}]}
+    run.write(args, 0.0, [tuned], None, None, partial=True)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["meta"]["partial"] is True
+    assert saved["summary"]["tuned"]["launch_to_success_s"]["median"] == 2.5
+    assert saved["summary"]["tuned"]["pipeline"][0]["error"] == "timed out"
+    run.write(args, 0.0, [tuned], None, None, partial=False)
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["partial"] is False
+    assert not (tmp_path / "results.tmp").exists()
