@@ -357,3 +357,30 @@ def probe_job_code(marker: str, who: str, *, sensor: bool = False) -> str:
     and with `sensor`, a running sensor `<marker>_sensor` that launches it once."""
     return PROBE_JOB.format(marker=marker, who=who,
                             sensor=PROBE_SENSOR.format(marker=marker) if sensor else "")
+
+
+# A read of each storage dagster-webserver holds a pooled connection to.
+STORAGE_QUERIES = {
+    "runs": "{ runsOrError(limit: 1) { __typename } }",
+    "event log": "{ assetsOrError(limit: 1) { __typename } }",
+    "schedules": "{ repositoriesOrError { ... on RepositoryConnection { nodes { sensors { sensorState { "
+                 "ticks(limit: 1) { timestamp } } } } } } }",
+}
+
+
+def webserver_reconnected(timeout: float = 60) -> int:
+    """Poll a read of each storage until it answers; returns how many requests failed."""
+    failed = 0
+    for name, query in STORAGE_QUERIES.items():
+        def answered(query=query):
+            nonlocal failed
+            try:
+                data = gql(query)
+            except (ServerError, GraphQLError):
+                data = None
+            if data is None or "PythonError" in json.dumps(data):
+                failed += 1
+                return None
+            return data
+        poll(answered, timeout=timeout, interval=1, what=f"the webserver's {name} storage to answer")
+    return failed

@@ -36,6 +36,8 @@ from tests.e2e.platform import (
     ServerError,
     service_container,
     wait_for_status,
+    webserver_reconnected,
+    STORAGE_QUERIES,
 )
 from tests.e2e.test_platform import WORKSPACE
 
@@ -219,33 +221,6 @@ def test_runs_across_a_postgres_outage_each_succeed_exactly_once():
     assert FIGURES["postgres_outage"]["duplicates"] == 0, final
     assert failed_requests <= len(STORAGE_QUERIES)
     assert wait_for_status(heartbeat(0, tag), {"SUCCESS"})
-
-
-# A read of each storage dagster-webserver holds a pooled connection to.
-STORAGE_QUERIES = {
-    "runs": "{ runsOrError(limit: 1) { __typename } }",
-    "event log": "{ assetsOrError(limit: 1) { __typename } }",
-    "schedules": "{ repositoriesOrError { ... on RepositoryConnection { nodes { sensors { sensorState { "
-                 "ticks(limit: 1) { timestamp } } } } } } }",
-}
-
-
-def webserver_reconnected(timeout: float = 60) -> int:
-    """Poll a read of each storage until it answers; returns how many requests failed."""
-    failed = 0
-    for name, query in STORAGE_QUERIES.items():
-        def answered(query=query):
-            nonlocal failed
-            try:
-                data = gql(query)
-            except (ServerError, GraphQLError):
-                data = None
-            if data is None or "PythonError" in json.dumps(data):
-                failed += 1
-                return None
-            return data
-        poll(answered, timeout=timeout, interval=1, what=f"the webserver's {name} storage to answer")
-    return failed
 
 
 LIST_LANDING = ("import os, boto3; from botocore.config import Config; print('\\n'.join(o['Key'] for o in "
