@@ -19,7 +19,6 @@ from platformctl.check_config import locations_compose
 from tests.e2e.platform import (
     DOCKER,
     TERMINAL,
-    GraphQLError,
     copy_repo,
     exec_as,
     put_landing,
