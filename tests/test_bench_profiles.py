@@ -35,6 +35,19 @@ def test_the_reference_takes_dagsters_defaults():
         assert OVERRIDE["services"][location]["environment"]["PLATFORM_SENSOR_INTERVAL_SECONDS"] == "30"
 
 
+def test_the_reference_runs_pythons_own_garbage_collector_where_the_images_hold_it_back():
+    """The location images set DAGSTER_PLATFORM_STARTUP_GC=defer (docs/adr/0007):
+    the reference turns it off in its code servers and its run containers."""
+    from platform_services import startup_gc
+
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert f"{startup_gc.ENV_VAR}={startup_gc.ENABLED}" in dockerfile
+    assert f"{startup_gc.ENV_VAR}=off" in PROFILE["run_launcher"]["config"]["env_vars"]
+    for location in LOCATIONS:
+        assert OVERRIDE["services"][location]["environment"][startup_gc.ENV_VAR] == "off", location
+    assert not any(v.startswith(startup_gc.ENV_VAR) for v in TUNED["run_launcher"]["config"]["env_vars"])
+
+
 def test_both_profiles_pass_no_credential_to_run_containers():
     for profile in (PROFILE, TUNED):
         names = {v.split("=")[0] for v in profile["run_launcher"]["config"]["env_vars"]}

@@ -11,6 +11,7 @@ configurations.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from platform_services import startup_gc
 
 from tests.e2e.platform import LOCATIONS
 from tests.helm.helm_harness import config_map_file, render_chart
@@ -104,6 +106,8 @@ def test_a_run_worker_from_the_location_environment_succeeds(location, deploymen
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(local_only(instance(), home)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "VIRTUAL_ENV"))}
+    # As the location images set it (docker/Dockerfile).
+    env[startup_gc.ENV_VAR] = startup_gc.ENABLED
     proc = subprocess.run([UV, "run", "--frozen", "--exact", "--group", "dev", "python", str(WORKER)],
                           cwd=ROOT / "code_locations" / location, env={**env, "DAGSTER_HOME": str(home)},
                           capture_output=True, text=True, timeout=600)
@@ -112,3 +116,8 @@ def test_a_run_worker_from_the_location_environment_succeeds(location, deploymen
     assert result["launcher_class"] == launcher
     assert result["importable"] == {"dagster_k8s": False, "kubernetes": False, "platform_services": True}
     assert (result["status"], result["returncode"]) == ("SUCCESS", 0), result["output"]
+    # Dagster's `api execute_run` held the collector back until the code was loaded,
+    # froze what it had loaded and ran the step with Python's own thresholds (docs/adr/0007).
+    ((threshold, frozen),) = result["startup_gc"]
+    assert int(threshold) == gc.get_threshold()[0] == 700
+    assert int(frozen) > 50_000

@@ -2,16 +2,20 @@
 one run through `dagster api execute_run`, exactly as a run container or a
 Kubernetes run pod starts it, on the instance in $DAGSTER_HOME.
 
-Prints one JSON line: the run's status and which launcher packages could be imported.
+Prints one JSON line: the run's status, which launcher packages could be
+imported, and how the worker's start treated the garbage collector.
 """
 
+import gc
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
 import dagster as dg
+from platform_common import current_environment
 from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._grpc.types import ExecuteRunArgs
 
@@ -19,11 +23,17 @@ from dagster._grpc.types import ExecuteRunArgs
 @dg.op
 def hello(context: dg.OpExecutionContext) -> None:
     context.log.info("hello from the run worker")
+    # How the run worker's start treated the garbage collector (platform_services.startup_gc).
+    print(f"startup_gc threshold={gc.get_threshold()[0]} frozen={gc.get_freeze_count()}", flush=True)
 
 
 @dg.job
 def worker_job():
     hello()
+
+
+# Where a location's @dg.definitions function would call it: its code is loaded.
+current_environment()
 
 
 if __name__ == "__main__":
@@ -41,6 +51,7 @@ if __name__ == "__main__":
         "status": status,
         "returncode": worker.returncode,
         "output": (worker.stdout + worker.stderr)[-3000:],
+        "startup_gc": re.findall(r"startup_gc threshold=(\d+) frozen=(\d+)", worker.stdout + worker.stderr),
         "launcher_class": f"{launcher.module_name}.{launcher.class_name}",
         "importable": {m: importlib.util.find_spec(m) is not None
                        for m in ("dagster_k8s", "kubernetes", "platform_services")},

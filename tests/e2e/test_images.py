@@ -3,7 +3,11 @@
 import pytest
 from platformctl import upgrade
 
-from tests.e2e.platform import LOCATIONS, ROOT, docker, inspect, launch, service_container, wait_for_status
+from tests.e2e.platform import LOCATIONS, ROOT, docker, gql, inspect, launch, service_container, wait_for_status
+
+PROBE_METADATA = """
+query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+  assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
 
 RELEASE = upgrade.release(ROOT)  # the one Dagster pin (root pyproject.toml)
 
@@ -41,3 +45,10 @@ def test_a_run_container_starts_the_run_worker_with_dagsters_own_command():
     assert config["Cmd"][:3] == ["dagster", "api", "execute_run"]
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["PATH"].split(":")[0] == "/opt/venv/bin"
+    # The worker held the garbage collector back while it loaded housekeeping's code,
+    # then froze it (docs/adr/0007): Dagster's own command, Python's own API.
+    assert env["DAGSTER_PLATFORM_STARTUP_GC"] == "defer"
+    [probe] = gql(PROBE_METADATA, key={"path": ["platform", "probe"]})["assetOrError"]["assetMaterializations"]
+    assert probe["runId"] == run_id
+    frozen = {e["label"]: e["intValue"] for e in probe["metadataEntries"]}["startup_gc_frozen_objects"]
+    assert frozen > 50_000

@@ -2,6 +2,8 @@
 
 Call `current_environment()` inside a `@dg.definitions` function, never at
 import time, and branch only when choosing resources. Assets never branch on it.
+It is also where the images' garbage collector learns that the location's code
+is loaded (platform_services.startup_gc).
 """
 
 import os
@@ -23,6 +25,9 @@ class Environment(str, Enum):
 
 
 def current_environment() -> Environment:
+    # The location's code is loaded by now: give Python's garbage collector back
+    # what the images held back while it loaded (platform_services.startup_gc).
+    _startup_done()
     raw = os.environ.get(ENV_VAR, Environment.LOCAL.value).strip().lower()
     try:
         return Environment(raw)
@@ -33,6 +38,14 @@ def current_environment() -> Environment:
             [],
             None,
         ) from None
+
+
+def _startup_done() -> None:
+    try:
+        from platform_services.startup_gc import definitions_loaded
+    except ModuleNotFoundError:  # a location without the platform's runtime (make dev without it)
+        return
+    definitions_loaded()
 
 
 SENSOR_INTERVAL_VAR = "PLATFORM_SENSOR_INTERVAL_SECONDS"
