@@ -108,7 +108,9 @@ def test_materializations_carry_row_counts_and_columns(good_build):
     events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert events["marts/orders"]["dagster/row_count"].value == 3
     assert events["marts/customers"]["dagster/row_count"].value == 3
-    assert events["staging/stg_payments"]["dagster/row_count"].value == 5
+    # Staging models are views: dagster-dbt counts the rows of tables only (a
+    # view's count is a full scan of raw; raw/* carry their own counts).
+    assert "dagster/row_count" not in events["staging/stg_payments"]
     columns = {c.name for c in events["marts/orders"]["dagster/column_schema"].schema.columns}
     assert {"order_id", "amount_cents", "gift_card_amount_cents"} <= columns
     assert "+0w" in events["marts/customer_cohorts"]["retention_matrix"].value
