@@ -1,5 +1,5 @@
 import dagster as dg
-from platform_common import Environment, current_environment, platform_resources
+from platform_common import current_environment, platform_resources
 
 from reports.defs import assets, charts, checks, jobs, sensors
 
@@ -13,6 +13,9 @@ def defs() -> dg.Definitions:
         jobs=[jobs.reports_job],
         sensors=[sensors.reports_after_transform],
         resources=platform_resources(env),
-        # A DuckDB file takes one writer at a time: run local steps in one process.
-        executor=dg.in_process_executor if env is Environment.LOCAL else None,
+        # Every step in the run worker's own process: the steps follow one another
+        # anyway, and a step process costs a Python start and a second load of this
+        # code (2-2.5 s each on 2 cores; docs/performance.md). Locally it is also
+        # what a DuckDB file needs: one writer at a time.
+        executor=dg.in_process_executor,
     )

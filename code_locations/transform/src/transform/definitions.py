@@ -25,6 +25,9 @@ def defs() -> dg.Definitions:
         jobs=[jobs.transform_job],
         sensors=[sensors.raw_data_sensor],
         resources={**resources, "dbt": DbtCliResource(project_dir=dbt_project, target=DBT_TARGETS[env])},
-        # A DuckDB file takes one writer at a time: run local steps in one process.
-        executor=dg.in_process_executor if env is Environment.LOCAL else None,
+        # Every step in the run worker's own process: the steps follow one another
+        # anyway, and a step process costs a Python start and a second load of this
+        # code (2-2.5 s each on 2 cores; docs/performance.md). Locally it is also
+        # what a DuckDB file needs: one writer at a time.
+        executor=dg.in_process_executor,
     )
