@@ -76,7 +76,3 @@ def definitions_loaded() -> bool:
     gc.set_threshold(*_saved)
     _saved = None
     return True
-
-
-def deferred() -> bool:
-    return _saved is not None
