@@ -243,3 +243,13 @@ def test_results_are_written_after_each_round_so_a_stop_keeps_them(tmp_path, mon
     run.write(args, 0.0, [tuned], None, None, partial=False)
     assert json.loads((tmp_path / "results.json").read_text())["meta"]["partial"] is False
     assert not (tmp_path / "results.tmp").exists()
+
+
+def test_the_reference_writes_each_event_on_its_own_and_ours_batches_a_ranged_runs():
+    """DAGSTER_EVENT_BATCH_SIZE (tests/test_event_batching.py): ours in every Dagster
+    process and, by name, in every run container; the reference takes Dagster's 0."""
+    assert COMPOSE["x-platform-env"]["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+    assert "DAGSTER_EVENT_BATCH_SIZE" in TUNED["run_launcher"]["config"]["env_vars"]
+    assert not any(v.startswith("DAGSTER_EVENT_BATCH_SIZE") for v in PROFILE["run_launcher"]["config"]["env_vars"])
+    for service in ("webserver", "daemon", *LOCATIONS):
+        assert OVERRIDE["services"][service]["environment"]["DAGSTER_EVENT_BATCH_SIZE"] == "0", service

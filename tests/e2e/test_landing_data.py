@@ -9,8 +9,8 @@ import uuid
 from datetime import date, timedelta
 
 from tests.e2e.platform import (
-    docker, gql, launch, list_keys, poll, psql, put_landing, run_events, run_failure, runs, service_container,
-    wait_for_run, wait_for_status,
+    docker, gql, instance_sql, launch, list_keys, poll, psql, put_landing, run_events, run_failure, runs,
+    service_container, wait_for_run, wait_for_status,
 )
 
 HEADER = "order_id,customer_id,order_date,status,payment_id,payment_method,amount_cents"
@@ -95,6 +95,17 @@ def test_a_thirty_day_backfill_from_the_ui_is_one_run_per_asset_group():
     counted = psql(f"SELECT count(*) FROM raw.orders WHERE order_date >= '{days[0]}' AND order_date <= '{days[-1]}' "
                    "AND source_file IS NULL")
     assert counted == [[str(30 * 40)]]
+
+    # Each day is materialized on its own in the event log (the UI's partition status),
+    # written in one transaction per asset (DAGSTER_EVENT_BATCH_SIZE), not one per day.
+    [run] = found
+    written = instance_sql(
+        "SELECT asset_key, count(DISTINCT partition), count(DISTINCT xmin::text) FROM event_logs "
+        f"WHERE run_id = '{run['runId']}' AND dagster_event_type = 'ASSET_MATERIALIZATION' "
+        "GROUP BY asset_key ORDER BY asset_key")
+    assert [(key, int(parts)) for key, parts, _ in written] == [
+        ('["raw", "landing"]', 30), ('["raw", "orders"]', 30), ('["raw", "payments"]', 30)]
+    assert [int(txns) for _, _, txns in written] == [1, 1, 1]
 
 
 def test_an_object_store_outage_under_a_minute_ends_in_success():

@@ -157,6 +157,7 @@ def test_env_configmap_carries_the_shared_contract() -> None:
     assert env["WAREHOUSE_DB"] == "warehouse"
     compose_env = yaml.safe_load((REPO_ROOT / "docker/compose.yaml").read_text())["x-platform-env"]
     assert env["MALLOC_ARENA_MAX"] == compose_env["MALLOC_ARENA_MAX"] == "1"
+    assert env["DAGSTER_EVENT_BATCH_SIZE"] == compose_env["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
 
 
 def test_workspace_yaml_passes_dagster_schema_and_names_the_locations() -> None:

@@ -202,6 +202,8 @@ LANDING_BUCKET: {{ .Values.s3.landingBucket | quote }}
 AWS_REGION: {{ .Values.s3.region | quote }}
 {{- /* One glibc malloc arena per process, as in docker/compose.yaml (docs/performance.md). */}}
 MALLOC_ARENA_MAX: "1"
+{{- /* A ranged run's per-partition materializations in one INSERT per output (docker/compose.yaml). */}}
+DAGSTER_EVENT_BATCH_SIZE: "1000"
 {{- if .Values.s3.endpointUrl }}
 S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- end }}
