@@ -124,3 +124,37 @@ def test_an_object_store_outage_under_a_minute_ends_in_success():
     done = wait_for_status(run_id, {"SUCCESS"}, timeout=400)
     assert any(e["__typename"] == "ExecutionStepUpForRetryEvent" for e in run_events(done["runId"]))
     assert psql(f"SELECT count(*) FROM raw.orders WHERE order_date = '{day}'") == [["40"]]
+
+
+def test_a_bulk_load_leaves_fresh_statistics_for_the_next_reader():
+    """A load that autovacuum would analyze at its next look (more than its threshold
+    plus its scale factor of the table's rows) is analyzed by ingest itself before the
+    commit: transform's models, which start seconds later, plan with the new rows."""
+    [[stored]] = psql("SELECT CAST(greatest(reltuples, 0) AS bigint) FROM pg_class "
+                      "WHERE oid = CAST('raw.orders' AS regclass)")
+    need = 50 + int(stored) // 10 + 100  # Postgres's defaults, with room for rows stored meanwhile
+    per_day = 9_999  # the most ingest's generator makes a day
+    days = -(-need // per_day)
+    first = date(2024, 1, 10) + timedelta(days=uuid.uuid4().int % 12)  # days no other test loads
+    last = first + timedelta(days=days - 1)
+
+    def analyzed() -> dict[str, int]:
+        return {name: int(count) for name, count in psql(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables "
+            "WHERE schemaname = 'raw' AND relname IN ('orders', 'payments')")}
+
+    before = analyzed()
+    tags = {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+    config = {"ops": {"orders_and_payments": {"config": {"orders_per_day": per_day}}}}
+    run = wait_for_status(launch("ingest", "ingest_job", config, tags), {"SUCCESS"}, timeout=600)
+    assert psql(f"SELECT count(*) FROM raw.orders WHERE order_date >= '{first}' "
+                f"AND order_date < '{last + timedelta(days=1)}' AND source_file IS NULL") == [[str(days * per_day)]]
+    # Statistics counters reach pg_stat_user_tables within a second of the commit.
+    def analyzed_again() -> dict[str, int] | None:
+        now = analyzed()
+        return now if all(now[table] > before[table] for table in before) else None
+
+    after = poll(analyzed_again, timeout=30, interval=0.5,
+                 what=f"an ANALYZE of raw.orders and raw.payments by run {run['runId']}")
+    assert set(after) == {"orders", "payments"}

@@ -121,7 +121,28 @@ def upsert_customers(warehouse: Warehouse, *, seed: int, n_customers: int) -> di
                     f"SELECT i.customer_id, i.first_name, i.last_name FROM {staged} AS i "
                     f"WHERE NOT EXISTS (SELECT 1 FROM raw.customers c WHERE c.customer_id = i.customer_id)"))
         after = _scalar(conn, "SELECT count(*) FROM raw.customers")
+        _analyze_if_stale(conn, {"customers": (after - before) + changed})
     return {"stored": after, "inserted": after - before, "updated": changed, "kept_above_n": after - n_customers}
+
+
+def _analyze_if_stale(conn: sa.Connection, written: dict[str, int]) -> list[str]:
+    """ANALYZE each table this transaction wrote enough rows to that autovacuum would
+    analyze it at its next look (`autovacuum_analyze_threshold` plus
+    `autovacuum_analyze_scale_factor` of its rows): now, before the commit, so the
+    next reader (transform's models, seconds later) never plans with the statistics
+    of the table before a bulk load. Postgres only; returns the tables analyzed."""
+    if conn.dialect.name != "postgresql":
+        return []
+    threshold = float(conn.execute(sa.text("SELECT current_setting('autovacuum_analyze_threshold')")).scalar_one())
+    scale = float(conn.execute(sa.text("SELECT current_setting('autovacuum_analyze_scale_factor')")).scalar_one())
+    analyzed = []
+    for table, rows in written.items():
+        stored = conn.execute(sa.text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                              {"t": f"{SCHEMA}.{table}"}).scalar_one()
+        if rows > threshold + scale * float(stored):
+            conn.execute(sa.text(f'ANALYZE "{SCHEMA}"."{table}"'))
+            analyzed.append(table)
+    return analyzed
 
 
 def _scalar(conn: sa.Connection, sql: str, **params: object) -> int:
@@ -180,6 +201,9 @@ def load_days(
             _copy(conn, payments, "payments")
             stats["landed_orders"] += len(orders)
             stats["landed_payments"] += len(payments)
+        _analyze_if_stale(conn, {
+            "orders": stats["generated_orders"] + stats["landed_orders"],
+            "payments": stats["generated_payments"] + stats["landed_payments"]})
     return stats
 
 
