@@ -23,6 +23,8 @@ REFERENCE = yaml.safe_load((ROOT / "bench/profiles/reference.yaml").read_text())
 # Where the reference may differ: it is Dagster's defaults as deploy_docker configures them
 # (bench/profiles/reference.yaml's header), so what ours adds is exactly what the benchmark measures.
 REFERENCE_DIFFERS = {
+    "storage.postgres.should_autocreate_tables": "deploy_docker lets every process create Dagster's tables; "
+                                                 "ours leaves that to init, the one login allowed to",
     "scheduler": "deploy_docker names Dagster's default scheduler; ours leaves the same default implicit",
     "run_coordinator": "the QueuedRunCoordinator with its defaults (deploy_docker's module path); ours adds "
                        "per-location limits and a 1 s dequeue",
@@ -111,3 +113,23 @@ def test_a_drift_outside_the_allowances_is_named(edit, key):
     edit(drifted)
     unexplained, _ = check(drifted, REFERENCE_DIFFERS)
     assert list(unexplained) == [key]
+
+
+def test_only_init_creates_dagsters_tables(tmp_path):
+    """Every process runs dagster.yaml (and the chart's copy) with autocreate off;
+    init migrates with the same configuration and autocreate on, nothing else changed."""
+    from platformctl.init import Fatal, migrate_home
+
+    assert OURS["storage"]["postgres"]["should_autocreate_tables"] is False
+    assert helm_instance()["storage"]["postgres"]["should_autocreate_tables"] is False
+    scratch = tmp_path / "migrate"
+    scratch.mkdir()
+    home = migrate_home(ROOT, scratch)
+    migrated = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert differences(OURS, migrated) == {"storage.postgres.should_autocreate_tables": (False, True)}
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "dagster.yaml").write_text("run_coordinator: {}\n")
+    with pytest.raises(Fatal, match=r"broken/dagster.yaml: storage.postgres is missing"):
+        migrate_home(broken, scratch)

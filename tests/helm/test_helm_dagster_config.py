@@ -75,10 +75,11 @@ def test_configurable_classes_accept_their_config(instance, section) -> None:
 
 def test_storage_is_dagsters_own_postgres_block_of_env_references(instance, tmp_path) -> None:
     """`storage: postgres`, as in compose: Dagster's own DagsterPostgresStorage, once for
-    runs, events and schedules; pooling is PgBouncer's (DAGSTER_PG_HOST), not a setting here."""
+    runs, events and schedules; pooling is PgBouncer's (DAGSTER_PG_HOST), not a setting here.
+    Only init creates tables (tests/test_instance_config.py)."""
     from dagster._core.instance.ref import InstanceRef
 
-    assert instance["storage"] == {"postgres": {"postgres_db": {
+    assert instance["storage"] == {"postgres": {"should_autocreate_tables": False, "postgres_db": {
         "hostname": {"env": "DAGSTER_PG_HOST"},
         "port": {"env": "DAGSTER_PG_PORT"},
         "username": {"env": "DAGSTER_PG_USER"},
@@ -88,6 +89,7 @@ def test_storage_is_dagsters_own_postgres_block_of_env_references(instance, tmp_
     ref = InstanceRef.from_dir(str(tmp_path))
     assert (ref.storage_data.module_name, ref.storage_data.class_name) == ("dagster_postgres", "DagsterPostgresStorage")
     assert ref.storage_data.config_dict["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
+    assert ref.storage_data.config_dict["should_autocreate_tables"] is False
 
 
 def test_instance_uses_the_agreed_classes(instance) -> None:

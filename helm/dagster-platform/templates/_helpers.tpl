@@ -274,6 +274,7 @@ S3_ENDPOINT_URL: {{ .Values.s3.endpointUrl | quote }}
 {{- define "dagster-platform.instanceYaml" -}}
 storage:
   postgres:
+    should_autocreate_tables: false
     postgres_db:
       hostname: {env: DAGSTER_PG_HOST}
       port: {env: DAGSTER_PG_PORT}

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,6 +117,29 @@ def public_relations(conn) -> list[tuple[str, str, str]]:
     return [(name, kind, owner) for _, name, kind, owner in rows(conn, RELATIONS, ["public"])]
 
 
+def migrate_home(home: Path, scratch: Path) -> Path:
+    """A DAGSTER_HOME for `dagster instance migrate`: `home`'s dagster.yaml with
+    dagster-postgres's `should_autocreate_tables` on, written to `scratch`.
+
+    Every other process runs with it off (dagster.yaml): none of their logins may
+    create a table, and with it on each instance they open lists the database's
+    tables once per storage (three connections) to find that out: every run
+    worker at its start, and every sensor evaluation in a code server."""
+    import yaml
+
+    path = home / "dagster.yaml"
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise Fatal(f"{path}: cannot read the instance configuration: {exc}") from exc
+    postgres = (config.get("storage") or {}).get("postgres") if isinstance(config, dict) else None
+    if not isinstance(postgres, dict):
+        raise Fatal(f"{path}: storage.postgres is missing: init creates Dagster's tables in Postgres")
+    postgres["should_autocreate_tables"] = True
+    (scratch / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return scratch
+
+
 def provision_instance(spec: dict) -> None:
     database = require("DAGSTER_PG_DB")
     conn = retry("connecting to Postgres", lambda: connect(database))
@@ -130,8 +154,10 @@ def provision_instance(spec: dict) -> None:
     log("roles and instance database owner in place")
     # Dagster creates and upgrades its tables as the owner role: nobody who logs in
     # later can alter or drop them (docs/security.md).
-    env = {**os.environ, "PGOPTIONS": f"-c role={pr.INSTANCE_OWNER}"}
-    subprocess.run(["dagster", "instance", "migrate"], check=True, env=env)
+    with tempfile.TemporaryDirectory(prefix="dagster-migrate-") as scratch:
+        home = migrate_home(Path(require("DAGSTER_HOME")), Path(scratch))
+        env = {**os.environ, "PGOPTIONS": f"-c role={pr.INSTANCE_OWNER}", "DAGSTER_HOME": str(home)}
+        subprocess.run(["dagster", "instance", "migrate"], check=True, env=env)
     conn = connect(database)
     try:
         apply(conn, provision.instance_grants_plan())
