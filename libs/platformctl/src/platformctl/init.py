@@ -127,12 +127,14 @@ def migrate_home(home: Path, scratch: Path) -> Path:
     worker at its start, and every sensor evaluation in a code server."""
     import yaml
 
+    from platformctl.check_config import load_mapping
+
     path = home / "dagster.yaml"
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise Fatal(f"{path}: cannot read the instance configuration: {exc}") from exc
-    postgres = (config.get("storage") or {}).get("postgres") if isinstance(config, dict) else None
+    config, problems = load_mapping(path, "a mapping (Dagster's instance configuration)")
+    if problems:
+        raise Fatal("; ".join(problems))
+    storage = config.get("storage")
+    postgres = storage.get("postgres") if isinstance(storage, dict) else None
     if not isinstance(postgres, dict):
         raise Fatal(f"{path}: storage.postgres is missing: init creates Dagster's tables in Postgres")
     postgres["should_autocreate_tables"] = True
