@@ -125,24 +125,22 @@ def upsert_customers(warehouse: Warehouse, *, seed: int, n_customers: int) -> di
     return {"stored": after, "inserted": after - before, "updated": changed, "kept_above_n": after - n_customers}
 
 
-def _analyze_if_stale(conn: sa.Connection, written: dict[str, int]) -> list[str]:
+def _analyze_if_stale(conn: sa.Connection, written: dict[str, int]) -> None:
     """ANALYZE each table this transaction wrote enough rows to that autovacuum would
     analyze it at its next look (`autovacuum_analyze_threshold` plus
     `autovacuum_analyze_scale_factor` of its rows): now, before the commit, so the
     next reader (transform's models, seconds later) never plans with the statistics
-    of the table before a bulk load. Postgres only; returns the tables analyzed."""
+    of the table before a bulk load. Postgres only."""
     if conn.dialect.name != "postgresql":
-        return []
-    threshold = float(conn.execute(sa.text("SELECT current_setting('autovacuum_analyze_threshold')")).scalar_one())
-    scale = float(conn.execute(sa.text("SELECT current_setting('autovacuum_analyze_scale_factor')")).scalar_one())
-    analyzed = []
+        return
+    threshold, scale = conn.execute(sa.text(
+        "SELECT CAST(current_setting('autovacuum_analyze_threshold') AS float8), "
+        "CAST(current_setting('autovacuum_analyze_scale_factor') AS float8)")).one()
     for table, rows in written.items():
-        stored = conn.execute(sa.text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)"),
-                              {"t": f"{SCHEMA}.{table}"}).scalar_one()
-        if rows > threshold + scale * float(stored):
+        stored = _scalar(conn, "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)",
+                         t=f"{SCHEMA}.{table}")
+        if rows > threshold + scale * stored:
             conn.execute(sa.text(f'ANALYZE "{SCHEMA}"."{table}"'))
-            analyzed.append(table)
-    return analyzed
 
 
 def _scalar(conn: sa.Connection, sql: str, **params: object) -> int:
