@@ -50,7 +50,8 @@ def test_committed_config_is_valid(tree, capsys):
 def test_instance_is_stock_dagster_but_the_run_launcher():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert set(data["storage"]) == {"postgres"}
-    assert (data["run_coordinator"]["module"], data["run_coordinator"]["class"]) == ("dagster", "QueuedRunCoordinator")
+    assert (data["run_coordinator"]["module"], data["run_coordinator"]["class"]) == (
+        "platform_services.run_queue", "HalfSecondQueuedRunCoordinator")  # docs/adr/0008
     assert {limit["key"] for limit in data["run_coordinator"]["config"]["tag_concurrency_limits"]} == {
         "dagster/code_location"}
     assert data["run_launcher"]["class"] == "PlatformDockerRunLauncher"  # docs/adr/0002

@@ -27,7 +27,7 @@ REFERENCE_DIFFERS = {
                                                  "ours leaves that to init, the one login allowed to",
     "scheduler": "deploy_docker names Dagster's default scheduler; ours leaves the same default implicit",
     "run_coordinator": "the QueuedRunCoordinator with its defaults (deploy_docker's module path); ours adds "
-                       "per-location limits and a 1 s dequeue",
+                       "per-location limits and a 0.5 s dequeue (docs/adr/0008)",
     "sensors": "ours ticks sensors in a thread pool; Dagster's default runs them one after another",
     "schedules": "the same for schedules",
     "run_launcher.module": "Dagster's DockerRunLauncher; ours extends it (docs/adr/0002)",

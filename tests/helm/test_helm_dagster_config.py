@@ -98,9 +98,10 @@ def test_instance_uses_the_agreed_classes(instance) -> None:
         "K8sRunLauncher",
     )
     assert (instance["run_coordinator"]["module"], instance["run_coordinator"]["class"]) == (
-        "dagster",
-        "QueuedRunCoordinator",
-    )
+        "platform_services.run_queue",
+        "HalfSecondQueuedRunCoordinator",
+    )  # docs/adr/0008
+    assert instance["run_coordinator"]["config"]["dequeue_interval_seconds"] == 0.5
     assert (instance["compute_logs"]["module"], instance["compute_logs"]["class"]) == (
         "platform_services.compute_logs",
         "S3ComputeLogManager",

@@ -282,11 +282,11 @@ storage:
       password: {env: DAGSTER_PG_PASSWORD}
       db_name: {env: DAGSTER_PG_DB}
 run_coordinator:
-  module: dagster
-  class: QueuedRunCoordinator
+  module: platform_services.run_queue
+  class: HalfSecondQueuedRunCoordinator
   config:
     max_concurrent_runs: {{ .Values.runCoordinator.maxConcurrentRuns }}
-    dequeue_interval_seconds: 1
+    dequeue_interval_seconds: 0.5
     dequeue_use_threads: true
     dequeue_num_workers: 4
     {{- with .Values.runCoordinator.tagConcurrencyLimits }}
