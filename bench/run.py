@@ -119,21 +119,32 @@ def drain(timeout: float = 1800) -> None:
 INSTANCE = "{ instance { info daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
 
 
-def restart_postgres(timeout: float = 180) -> None:
-    """Start each profile from a cold Postgres: a footprint taken after the other
-    profile's pipeline would otherwise count that pipeline's page cache."""
-    (cid,) = service_container("postgres").split()
-    docker("restart", cid)
-    poll(lambda: inspect(cid)["State"]["Health"]["Status"] == "healthy",
-         timeout=timeout, interval=1, what="Postgres to be healthy after its restart")
+# The services both profiles share as they are, which a profile switch does not
+# recreate. Each profile starts from a fresh process of each: a footprint taken
+# after the other profile's work would otherwise count what that work left
+# behind (Postgres's page cache; the object store's heap, which grows with the
+# compute logs and data every run uploads).
+SHARED_SERVICES = ("postgres", "s3")
 
 
-def apply_profile(profile: str) -> None:
-    """Recreate the services whose config differs, and wait until the daemons run it."""
+def restart_shared_services(timeout: float = 180) -> list[str]:
+    restarted = []
+    for service in SHARED_SERVICES:
+        (cid,) = service_container(service).split()
+        docker("restart", cid)
+        poll(lambda: inspect(cid)["State"]["Health"]["Status"] == "healthy",
+             timeout=timeout, interval=1, what=f"{service} to be healthy after its restart")
+        restarted.append(service)
+    return restarted
+
+
+def apply_profile(profile: str) -> list[str]:
+    """Recreate the services whose config differs, and wait until the daemons run it.
+    Returns the shared services it restarted."""
     drain()
-    log(f"profile {profile}: restart Postgres, make up")
+    log(f"profile {profile}: restart {', '.join(SHARED_SERVICES)}, make up")
     switched = time.time()
-    restart_postgres()
+    restarted = restart_shared_services()
     make_or_exit(ROOT, "up", *([f"COMPOSE_OVERRIDE={OVERRIDE}"] if profile == "reference" else []))
     # A webserver make up did not recreate holds a connection per storage that the
     # restart closed; each fails one request (docs/operations.md). Not a launch.
@@ -154,6 +165,7 @@ def apply_profile(profile: str) -> None:
     # run twice, whatever its interval, so both profiles' code servers hold it.
     poll(lambda: sensors_ticked(switched, SETTLE_TICKS), timeout=300, interval=2,
          what=f"every running sensor to tick {SETTLE_TICKS} times", transient=TRANSIENT)
+    return restarted
 
 
 SENSOR_TICKS = """{ repositoriesOrError { ... on RepositoryConnection { nodes { location { name }
@@ -725,9 +737,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.rounds):
             for profile in [p for p in PROFILES if p in args.profiles.split(",")]:
                 current = None
-                apply_profile(profile)
+                restarted = apply_profile(profile)
                 current = profile
-                record: dict = {"round": n + 1, "profile": profile}
+                record: dict = {"round": n + 1, "profile": profile, "restarted": restarted}
                 # Idle: after the warm-up and before this round's work, the same
                 # point for both profiles (a stack that just ran a pipeline holds more).
                 log(f"round {n + 1} {profile}: idle footprint")

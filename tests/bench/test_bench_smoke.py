@@ -21,6 +21,8 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
 
     result = json.loads(out.read_text())
     assert {r["profile"] for r in result["rounds"]} == PROFILES
+    # Each profile starts from fresh processes of the services both share.
+    assert all(r["restarted"] == ["postgres", "s3"] for r in result["rounds"])
     for profile in PROFILES:
         summary = result["summary"][profile]
         assert summary["launch_to_success_s"]["n"] == 2
