@@ -1,6 +1,7 @@
 """dagster.yaml, workspace.yaml and the compose file pass validation, and bad
 config is reported by file and key (the same checks `make check` runs)."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,15 @@ def test_postgres_stops_with_a_fast_shutdown():
     # never do; Docker then kills Postgres and the next start is a crash recovery.
     postgres = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]["postgres"]
     assert postgres["stop_signal"] == "SIGINT"
+
+
+def test_the_object_store_runs_under_a_soft_memory_limit_go_understands():
+    # Without it, weed keeps up to twice its live heap: 92-105 MiB at rest against 44.
+    s3 = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]["s3"]
+    limit = s3["environment"]["GOMEMLIMIT"]
+    # Go's syntax: an integer and a unit suffix B, KiB, MiB, GiB or TiB (runtime/debug.SetMemoryLimit).
+    assert re.fullmatch(r"[1-9][0-9]*(B|KiB|MiB|GiB|TiB)", limit), limit
+    assert limit == "64MiB"
 
 
 def test_run_containers_get_every_platform_variable():
