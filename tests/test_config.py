@@ -48,7 +48,7 @@ def test_committed_config_is_valid(tree, capsys):
     assert (code, err) == (0, "")
 
 
-def test_instance_is_stock_dagster_but_the_run_launcher():
+def test_instance_is_stock_dagster_but_for_the_classes_with_an_adr():
     data = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert set(data["storage"]) == {"postgres"}
     assert (data["run_coordinator"]["module"], data["run_coordinator"]["class"]) == (
