@@ -127,24 +127,20 @@ INSTANCE = "{ instance { info daemonHealth { allDaemonStatuses { daemonType heal
 SHARED_SERVICES = ("postgres", "s3")
 
 
-def restart_shared_services(timeout: float = 180) -> list[str]:
-    restarted = []
+def restart_shared_services(timeout: float = 180) -> None:
     for service in SHARED_SERVICES:
         (cid,) = service_container(service).split()
         docker("restart", cid)
         poll(lambda: inspect(cid)["State"]["Health"]["Status"] == "healthy",
              timeout=timeout, interval=1, what=f"{service} to be healthy after its restart")
-        restarted.append(service)
-    return restarted
 
 
-def apply_profile(profile: str) -> list[str]:
-    """Recreate the services whose config differs, and wait until the daemons run it.
-    Returns the shared services it restarted."""
+def apply_profile(profile: str) -> None:
+    """Recreate the services whose config differs, and wait until the daemons run it."""
     drain()
     log(f"profile {profile}: restart {', '.join(SHARED_SERVICES)}, make up")
     switched = time.time()
-    restarted = restart_shared_services()
+    restart_shared_services()
     make_or_exit(ROOT, "up", *([f"COMPOSE_OVERRIDE={OVERRIDE}"] if profile == "reference" else []))
     # A webserver make up did not recreate holds a connection per storage that the
     # restart closed; each fails one request (docs/operations.md). Not a launch.
@@ -165,7 +161,6 @@ def apply_profile(profile: str) -> list[str]:
     # run twice, whatever its interval, so both profiles' code servers hold it.
     poll(lambda: sensors_ticked(switched, SETTLE_TICKS), timeout=300, interval=2,
          what=f"every running sensor to tick {SETTLE_TICKS} times", transient=TRANSIENT)
-    return restarted
 
 
 SENSOR_TICKS = """{ repositoriesOrError { ... on RepositoryConnection { nodes { location { name }
@@ -737,9 +732,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.rounds):
             for profile in [p for p in PROFILES if p in args.profiles.split(",")]:
                 current = None
-                restarted = apply_profile(profile)
+                apply_profile(profile)
                 current = profile
-                record: dict = {"round": n + 1, "profile": profile, "restarted": restarted}
+                record: dict = {"round": n + 1, "profile": profile, "restarted": list(SHARED_SERVICES)}
                 # Idle: after the warm-up and before this round's work, the same
                 # point for both profiles (a stack that just ran a pipeline holds more).
                 log(f"round {n + 1} {profile}: idle footprint")
