@@ -222,6 +222,19 @@ def wait_for_run(job: str, *, created_after: float, tags: dict | None = None, ti
     return wait_for_status(found[0]["runId"], {"SUCCESS"}, timeout=timeout)
 
 
+def wait_for_last_run(job: str, *, created_after: float, timeout: float = 300) -> dict:
+    """The newest run of `job` created after `created_after`, once every such run has
+    ended and it has succeeded. A sensor may start more than one (a tick for the
+    previous test's materializations, then one for these); they run in the order
+    they were created, so the newest writes last."""
+    def settled():
+        found = runs(job, None, created_after)
+        return found if found and all(r["status"] in TERMINAL for r in found) else None
+
+    found = poll(settled, timeout=timeout, what=f"every {job} run created after {created_after} to end")
+    return wait_for_status(found[-1]["runId"], {"SUCCESS"}, timeout=timeout)
+
+
 # Plain settings every container of the stack gets (compose's x-platform-env).
 PLAIN_ENV = ("DAGSTER_PLATFORM_ENV", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "WAREHOUSE_DB",
              "S3_ENDPOINT_URL", "AWS_REGION", "DAGSTER_LOGS_BUCKET", "LANDING_BUCKET")

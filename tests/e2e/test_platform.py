@@ -20,7 +20,7 @@ from tests.e2e.platform import (
     run_events,
     run_info,
     service_container,
-    wait_for_run,
+    wait_for_last_run,
     wait_for_status,
 )
 
@@ -56,9 +56,11 @@ def chain_runs():
     asset sensor, reports through its run-status sensor on transform_job."""
     ingest = wait_for_status(launch("ingest", "ingest_job", tags={"dagster/partition": "2024-01-02"}), {"SUCCESS"})
     # transform runs one at a time: this one may queue behind the runs the sensor
-    # starts for the previous module's ingest runs (each 1-2 min on 2 cores).
-    transform = wait_for_run("transform_job", created_after=ingest["endTime"] - 1, timeout=900)
-    reports = wait_for_run("reports_job", created_after=transform["endTime"] - 1, timeout=600)
+    # starts for the previous module's ingest runs (each 1-2 min on 2 cores), and
+    # the sensor may start more than one after this ingest run: the last to run
+    # wrote the tables, so it is the one the chain checks.
+    transform = wait_for_last_run("transform_job", created_after=ingest["endTime"] - 1, timeout=900)
+    reports = wait_for_last_run("reports_job", created_after=transform["endTime"] - 1, timeout=600)
     return {"ingest": ingest, "transform": transform, "reports": reports}
 
 
