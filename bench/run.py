@@ -6,7 +6,9 @@ and the data pipeline at scale, on the running compose stack, for two profiles:
   default multiprocess executor), on the same images;
 - tuned: ours (dagster.yaml, the code as shipped).
 
-Profiles alternate round by round in one invocation. Writes bench/results.json
+Profiles alternate round by round in one invocation. Last, beside the stack,
+stock Dagster's floor for its topology: its Dagster services on empty
+definitions (bench/floor.py; `--no-floor` skips it). Writes bench/results.json
 and bench/results.md (the table, also printed). The stack is left on `tuned`.
 
 It replaces warehouse data for its own days (BENCH_DAY and after) and puts them
@@ -36,6 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import floor as stock_floor  # noqa: E402
 from tests.e2e.platform import (  # noqa: E402 - the e2e client, shared
     DOCKER,
     LOCATIONS,
@@ -91,6 +94,10 @@ SETTLE_TICKS = 2  # ticks of every running sensor after a profile switch, before
 # last request, longer than PgBouncer's server_idle_timeout (60 s), after which
 # the tuned profile's idle server connections are closed.
 REST_SECONDS = 75
+# Issue 22's absolute bound on the idle stack, measured on the three-location
+# stack before it (docs/performance.md, Results).
+IDLE_MIB_MAX = 701
+DAGSTER_SERVICES = (*LOCATIONS, "webserver", "daemon")
 
 
 def log(msg: str) -> None:
@@ -221,6 +228,28 @@ def footprint(samples: int, rest_seconds: float = REST_SECONDS) -> dict:
     totals, last = memory_samples(samples)
     return {"idle_mib": round(statistics.median(totals), 1), "samples_mib": totals, "per_service_mib": last,
             "rest_s": rest_seconds, "warm_mib": round(statistics.median(warm), 1), "warm_per_service_mib": warm_last}
+
+
+def service_of(container: str) -> str:
+    """The compose service of a stack container's name (`<project>_<service>_<n>`)."""
+    return container.removeprefix(f"{PROJECT}_").rsplit("_", 1)[0]
+
+
+def floor_footprint(samples: int, rest_seconds: float) -> dict:
+    """Stock Dagster's floor for this topology (bench/floor.py), beside the stack."""
+    return stock_floor.measure(docker=docker, inspect=inspect, service_container=service_container,
+                               memory=docker_stats_bytes, poll=poll, locations=LOCATIONS,
+                               samples=samples, rest_seconds=rest_seconds, log=log)
+
+
+def floor_summary(floor: dict | None, rounds: list[dict]) -> dict | None:
+    """The floor, and with it what the stack's other services held at rest in the
+    last tuned round: the least this topology can take on this host."""
+    tuned = [r["footprint"] for r in rounds if r["profile"] == "tuned" and "footprint" in r]
+    if not floor or not tuned:
+        return floor
+    return {**floor, **stock_floor.with_stack_services(floor["dagster_mib"], tuned[-1]["per_service_mib"],
+                                                       DAGSTER_SERVICES, service_of)}
 
 
 def image_sizes() -> dict[str, float]:
@@ -566,6 +595,7 @@ def summarize(rounds: list[dict]) -> dict:
             "burst_all_succeeded_s": stats(bursts),
             "sensor_materialization_to_started_s": stats([s["materialization_to_started_s"] for s in sensors]),
             "idle_memory_mib": stats(idles),
+            "idle_per_service_mib": next((r["footprint"]["per_service_mib"] for r in reversed(mine) if "footprint" in r), {}),
             "warm_memory_mib": stats(warms),
             "pipeline": [p for r in mine for p in r.get("pipeline", [])],
         }
@@ -606,6 +636,7 @@ def targets(summary: dict, rat: dict, images: dict, landing: dict | None = None)
         ("burst_ratio <= 0.5", rat["burst_all_succeeded_s"], 0.5, True),
         ("sensor_latency_median_s < 10", sensor, 10, False),
         ("idle_memory_ratio <= 1.0", rat["idle_memory_mib"], 1.0, True),
+        (f"idle_memory_mib <= {IDLE_MIB_MAX}", summary["tuned"]["idle_memory_mib"].get("median"), IDLE_MIB_MAX, True),
     ]
     checks += [(f"image_{image}_mb < 500", mb, 500, False) for image, mb in images.items() if image != "platform"]
     for p in summary["tuned"]["pipeline"]:
@@ -652,6 +683,16 @@ def table(result: dict) -> str:
                      f"{r['end_to_end_s']} ({r['s_per_million_orders']})" if r else "-",
                      f"{p['end_to_end_s']} ({p['s_per_million_orders']}; {runs_})",
                      str(rat.get(f"pipeline_{p['size']}_end_to_end_s"))))
+    fl = result.get("floor")
+    if fl:
+        stack = {service_of(c): mib for c, mib in (result["summary"]["tuned"].get("idle_per_service_mib") or {}).items()}
+        shown = ", ".join(f"{k} {v}" + (f" (stack {stack[k]})" if k in stack else "") for k, v in fl["per_service_mib"].items())
+        rows.append(("stock Dagster's floor: empty locations, same images and commands, MiB", "-",
+                     f"{fl['dagster_mib']} ({shown})", "-"))
+        if "total_mib" in fl:
+            others = ", ".join(f"{k} {v}" for k, v in fl["others_mib"].items())
+            rows.append(("the floor with the stack's other services at rest, MiB", "-",
+                         f"{fl['total_mib']} (+ {others}; issue 22's bound {IDLE_MIB_MAX})", "-"))
     for name, figures in (result.get("landing") or {}).items():
         shown = "; ".join(f"{k} {v}" for k, v in figures.items())
         rows.append((f"ingest.measure: {name}", "-", shown, "-"))
@@ -682,6 +723,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-samples", type=int, default=5)
     parser.add_argument("--rest-seconds", type=float, default=REST_SECONDS,
                         help="no requests for this long before the idle footprint")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure stock Dagster's floor for this topology beside the stack (bench/floor.py)")
     parser.add_argument("--deploy-location", default="reports", help="'' to skip the deploy measurement")
     parser.add_argument("--profiles", default=",".join(PROFILES),
                         help="profiles measured, in this order (ratios need both)")
@@ -698,7 +741,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def write(args: argparse.Namespace, started: float, rounds: list[dict], deploy: dict | None,
-          landing: dict | None, partial: bool) -> dict:
+          landing: dict | None, partial: bool, floor: dict | None = None) -> dict:
     """bench/results.json, atomically: after every round and pipeline size with
     `"partial": true` (a crash or a stop keeps what was measured), and once at the end."""
     summary = summarize(rounds)
@@ -710,7 +753,7 @@ def write(args: argparse.Namespace, started: float, rounds: list[dict], deploy: 
                  "partial": partial},
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "landing": landing,
-        "images_mb": images,
+        "floor": floor_summary(floor, rounds), "images_mb": images,
     }
     result["targets"] = targets(summary, rat, images, landing)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -726,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     rounds: list[dict] = []
-    deploy = landing = None
+    deploy = landing = floor = None
     current = None
     try:
         for n in range(args.rounds):
@@ -766,11 +809,14 @@ def main(argv: list[str] | None = None) -> int:
                 if profile == "tuned" and n == 0 and args.landing_files:
                     log(f"ingest.measure with {args.landing_files:,} landing files")
                     landing = landing_measurements(args.landing_files)
+        if args.floor:
+            log("stock Dagster's floor for this topology, beside the stack")
+            floor = floor_footprint(args.idle_samples, args.rest_seconds)
     finally:
         if current != "tuned":
             apply_profile("tuned")
     cleanup(max(args.sensor_samples, 1))
-    result = write(args, started, rounds, deploy, landing, partial=False)
+    result = write(args, started, rounds, deploy, landing, partial=False, floor=floor)
     text = table(result)
     args.out.with_suffix(".md").write_text(text)
     print(text)

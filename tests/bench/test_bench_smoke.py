@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.platform import LOCATIONS, ROOT, gql
+from tests.e2e.platform import LOCATIONS, ROOT, docker, gql
 
 PROFILES = {"reference", "tuned"}
 
@@ -50,9 +50,20 @@ def test_quick_bench_runs_both_profiles_and_writes_json_and_a_table(tmp_path):
     assert set(result["ratios"]) >= {"launch_to_success_s", "burst_all_succeeded_s", "idle_memory_mib"}
     assert result["deploy"]["location"] == "reports" and result["deploy"]["deploy_s"] > 0
     assert set(result["images_mb"]) == {"platform", *LOCATIONS}
+    # Stock Dagster's floor ran beside the stack: every Dagster service of the
+    # topology, empty, and the stack's other services added from the tuned round.
+    floor = result["floor"]
+    assert set(floor["per_service_mib"]) == {*LOCATIONS, "webserver", "daemon"}
+    assert all(mib > 0 for mib in floor["per_service_mib"].values()), floor
+    assert len(floor["samples_mib"]) == 2 and floor["dagster_mib"] in floor["samples_mib"]
+    assert set(floor["others_mib"]) == {"postgres", "pgbouncer", "s3"}
+    assert floor["total_mib"] == round(floor["dagster_mib"] + sum(floor["others_mib"].values()), 1)
+    assert docker("ps", "-aq", "--filter", "label=dagster-platform.bench-floor") == ""  # removed
+    assert "bench-floor-" not in docker("network", "ls", "--format", "{{.Name}}")
+    assert result["targets"]["idle_memory_mib <= 701"]["value"] == result["summary"]["tuned"]["idle_memory_mib"]["median"]
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())
     table = out.with_suffix(".md").read_text()
-    assert table.startswith("| figure") and "launch → SUCCESS" in table
+    assert table.startswith("| figure") and "launch → SUCCESS" in table and "stock Dagster's floor" in table
 
     # The stack is left on our profile, with the benchmark's days empty again.
     info = gql("{ instance { info } }")["instance"]["info"]
