@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
+from tests.e2e.platform import docker, inspect, poll, service_container
+
 EMPTY_DEFINITIONS = "import dagster as dg\n{imports}\ndefs = dg.Definitions()\n"
 # What a location must load before any code of its own, because the platform is
 # built that way: the transform team runs its dbt project through dagster-dbt
@@ -36,6 +38,7 @@ EMPTY_DEFINITIONS = "import dagster as dg\n{imports}\ndefs = dg.Definitions()\n"
 REQUIRED_IMPORTS = {"transform": ("dagster_dbt",)}
 FLOOR_HOME = "/tmp/floor"  # DAGSTER_HOME inside each floor container
 INSTANCE = {"telemetry": {"enabled": False}}  # Dagster's default storage (SQLite), as dagster.yaml says for telemetry
+PLATFORM_SERVICES = ("webserver", "daemon")  # the Dagster services beside the code servers
 GRPC_PORT = 4000
 WEBSERVER_PORT = 3000
 # Writes the files handed over in FLOOR_* variables, then runs the command.
@@ -113,8 +116,7 @@ def with_stack_services(dagster_mib: float, stack_per_service: dict[str, float],
     return {"others_mib": others, "total_mib": round(dagster_mib + sum(others.values()), 1)}
 
 
-def measure(*, docker: Callable[..., str], inspect: Callable[[str], dict], service_container: Callable[[str], str],
-            memory: Callable[..., dict[str, float]], poll: Callable, locations: Sequence[str],
+def measure(*, memory: Callable[..., dict[str, float]], locations: Sequence[str],
             samples: int, rest_seconds: float, log: Callable[[str], None]) -> dict:
     """Start the floor, wait until every location is loaded and the daemon is live,
     rest, then sample `docker stats` of the floor's containers (median of `samples`)."""
@@ -123,7 +125,7 @@ def measure(*, docker: Callable[..., str], inspect: Callable[[str], dict], servi
     names: dict[str, str] = {}
     docker("network", "create", "--internal", network)
     try:
-        for service in [*locations, "webserver", "daemon"]:
+        for service in [*locations, *PLATFORM_SERVICES]:
             (cid,) = service_container(service).split()
             config = inspect(cid)["Config"]
             command = (code_server_command(config["Cmd"]) if service in locations else workspace_command(config["Cmd"]))

@@ -97,7 +97,7 @@ REST_SECONDS = 75
 # Issue 22's absolute bound on the idle stack, measured on the three-location
 # stack before it (docs/performance.md, Results).
 IDLE_MIB_MAX = 701
-DAGSTER_SERVICES = (*LOCATIONS, "webserver", "daemon")
+DAGSTER_SERVICES = (*LOCATIONS, *stock_floor.PLATFORM_SERVICES)
 
 
 def log(msg: str) -> None:
@@ -237,19 +237,17 @@ def service_of(container: str) -> str:
 
 def floor_footprint(samples: int, rest_seconds: float) -> dict:
     """Stock Dagster's floor for this topology (bench/floor.py), beside the stack."""
-    return stock_floor.measure(docker=docker, inspect=inspect, service_container=service_container,
-                               memory=docker_stats_bytes, poll=poll, locations=LOCATIONS,
+    return stock_floor.measure(memory=docker_stats_bytes, locations=LOCATIONS,
                                samples=samples, rest_seconds=rest_seconds, log=log)
 
 
-def floor_summary(floor: dict | None, rounds: list[dict]) -> dict | None:
+def floor_summary(floor: dict | None, summary: dict) -> dict | None:
     """The floor, and with it what the stack's other services held at rest in the
     last tuned round: the least this topology can take on this host."""
-    tuned = [r["footprint"] for r in rounds if r["profile"] == "tuned" and "footprint" in r]
-    if not floor or not tuned:
+    stack = summary["tuned"]["idle_per_service_mib"]
+    if not floor or not stack:
         return floor
-    return {**floor, **stock_floor.with_stack_services(floor["dagster_mib"], tuned[-1]["per_service_mib"],
-                                                       DAGSTER_SERVICES, service_of)}
+    return {**floor, **stock_floor.with_stack_services(floor["dagster_mib"], stack, DAGSTER_SERVICES, service_of)}
 
 
 def image_sizes() -> dict[str, float]:
@@ -753,7 +751,7 @@ def write(args: argparse.Namespace, started: float, rounds: list[dict], deploy: 
                  "partial": partial},
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rounds": rounds, "summary": summary, "ratios": rat, "deploy": deploy, "landing": landing,
-        "floor": floor_summary(floor, rounds), "images_mb": images,
+        "floor": floor_summary(floor, summary), "images_mb": images,
     }
     result["targets"] = targets(summary, rat, images, landing)
     args.out.parent.mkdir(parents=True, exist_ok=True)

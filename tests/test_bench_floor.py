@@ -106,13 +106,13 @@ def test_the_floor_adds_the_stacks_other_services_and_the_table_shows_both():
     tuned = {"round": 1, "profile": "tuned", "footprint": {"idle_mib": 830.0, "warm_mib": 840.0, "per_service_mib": {
         f"{run.PROJECT}_ingest_1": 130.0, f"{run.PROJECT}_webserver_1": 128.0, f"{run.PROJECT}_postgres_1": 60.0,
         f"{run.PROJECT}_s3_1": 30.0, f"{run.PROJECT}_pgbouncer_1": 2.5}}}
-    got = run.floor_summary(floor, [tuned])
+    summary = run.summarize([tuned])
+    got = run.floor_summary(floor, summary)
     assert got["others_mib"] == {"postgres": 60.0, "s3": 30.0, "pgbouncer": 2.5}
     assert got["total_mib"] == 692.5
-    assert run.floor_summary(None, [tuned]) is None
-    assert run.floor_summary(floor, []) == floor  # no tuned round: the floor alone
+    assert run.floor_summary(None, summary) is None
+    assert run.floor_summary(floor, run.summarize([])) == floor  # no tuned round: the floor alone
 
-    summary = run.summarize([tuned])
     result = {"summary": summary, "ratios": run.ratios(summary), "args": {"burst": 20, "rest_seconds": 75},
               "images_mb": {}, "targets": {}, "deploy": None, "landing": None, "floor": got}
     text = run.table(result)
