@@ -116,10 +116,11 @@ def with_stack_services(dagster_mib: float, stack_per_service: dict[str, float],
     return {"others_mib": others, "total_mib": round(dagster_mib + sum(others.values()), 1)}
 
 
-def measure(*, memory: Callable[..., dict[str, float]], locations: Sequence[str],
-            samples: int, rest_seconds: float, log: Callable[[str], None]) -> dict:
+def measure(*, memory: Callable[[Sequence[str]], tuple[list[float], dict[str, float]]], locations: Sequence[str],
+            rest_seconds: float, log: Callable[[str], None]) -> dict:
     """Start the floor, wait until every location is loaded and the daemon is live,
-    rest, then sample `docker stats` of the floor's containers (median of `samples`)."""
+    rest, then sample the floor's containers with `memory` (the bench's own
+    sampler: the total of each reading, and the last reading in MiB by container)."""
     token = uuid.uuid4().hex[:8]
     network, label = f"bench-floor-{token}", f"dagster-platform.bench-floor={token}"
     names: dict[str, str] = {}
@@ -143,13 +144,9 @@ def measure(*, memory: Callable[..., dict[str, float]], locations: Sequence[str]
         poll(lambda: docker("exec", names["daemon"], "dagster-daemon", "liveness-check") is not None,
              timeout=300, interval=2, what="the floor's daemon to report a heartbeat", transient=(AssertionError,))
         time.sleep(rest_seconds)  # the condition measured (no request at all), as the stack's idle footprint
-        totals, last = [], {}
-        for _ in range(samples):
-            by_name = memory(*names.values())
-            last = {service: round(by_name[name] / 2**20, 1) for service, name in names.items()}
-            totals.append(round(sum(last.values()), 1))
+        totals, by_name = memory(list(names.values()))
         return {"dagster_mib": round(statistics.median(totals), 1), "samples_mib": totals,
-                "per_service_mib": last, "rest_s": rest_seconds}
+                "per_service_mib": {service: by_name[name] for service, name in names.items()}, "rest_s": rest_seconds}
     finally:
         ids = docker("ps", "-aq", "--filter", f"label={label}").split()
         if ids:

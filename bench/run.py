@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -205,16 +206,22 @@ def docker_stats_bytes(*containers: str) -> dict[str, float]:
     return usage
 
 
+def containers_mib(*containers: str) -> dict[str, float]:
+    """MiB per container (by name)."""
+    return {name: round(used / 2**20, 1) for name, used in docker_stats_bytes(*containers).items()}
+
+
 def stack_memory() -> dict[str, float]:
     """MiB per running service container of the stack."""
-    ids = docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").split()
-    return {name: round(used / 2**20, 1) for name, used in docker_stats_bytes(*ids).items()}
+    return containers_mib(*docker_out("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").split())
 
 
-def memory_samples(samples: int) -> tuple[list[float], dict[str, float]]:
+def memory_samples(samples: int, containers: Sequence[str] | None = None) -> tuple[list[float], dict[str, float]]:
+    """`samples` readings of MiB per container (the stack's, or `containers`):
+    the total of each reading, and the last reading."""
     totals, last = [], {}
     for _ in range(samples):
-        last = stack_memory()
+        last = stack_memory() if containers is None else containers_mib(*containers)
         totals.append(round(sum(last.values()), 1))
     return totals, last
 
@@ -237,8 +244,8 @@ def service_of(container: str) -> str:
 
 def floor_footprint(samples: int, rest_seconds: float) -> dict:
     """Stock Dagster's floor for this topology (bench/floor.py), beside the stack."""
-    return stock_floor.measure(memory=docker_stats_bytes, locations=LOCATIONS,
-                               samples=samples, rest_seconds=rest_seconds, log=log)
+    return stock_floor.measure(memory=lambda names: memory_samples(samples, names), locations=LOCATIONS,
+                               rest_seconds=rest_seconds, log=log)
 
 
 def floor_summary(floor: dict | None, summary: dict) -> dict | None:
